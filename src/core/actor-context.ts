@@ -40,6 +40,15 @@ export function withActor<T>(actor: Actor, fn: () => T, context?: AuditContext):
   return actorStorage.run(scope, fn);
 }
 
+/**
+ * Runs `fn` outside every `withActor` scope, so its audited writes fall back to the trail's
+ * `systemActor`. The HTTP middleware uses it for anonymous requests.
+ */
+export function withoutActor<T>(fn: () => T): T {
+  // run(undefined) rather than exit(): exit() is still experimental in Node 20.
+  return actorStorage.run(undefined as unknown as ActorScope, fn);
+}
+
 /** The actor set by the innermost `withActor`, or `undefined` outside any. */
 export function currentActor(): Actor | undefined {
   return actorStorage.getStore()?.actor;

@@ -42,7 +42,9 @@ export class FlagTrailError extends Error {
 export function isFlagTrailError(error: unknown): error is FlagTrailError {
   return (
     error instanceof FlagTrailError ||
-    (error instanceof Error && error.name === 'FlagTrailError' && typeof (error as { code?: unknown }).code === 'string')
+    (error instanceof Error &&
+      error.name === 'FlagTrailError' &&
+      typeof (error as { code?: unknown }).code === 'string')
   );
 }
 

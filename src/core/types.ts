@@ -6,7 +6,13 @@ export type JsonValue = JsonPrimitive | JsonValue[] | { [key: string]: JsonValue
 export type JsonObject = { [key: string]: JsonValue };
 
 /** The gates of a flag, in Flipper's names. */
-export type GateKey = 'boolean' | 'actors' | 'groups' | 'percentageOfActors' | 'percentageOfTime' | 'expression';
+export type GateKey =
+  | 'boolean'
+  | 'actors'
+  | 'groups'
+  | 'percentageOfActors'
+  | 'percentageOfTime'
+  | 'expression';
 
 /** Every gate key, in Flipper's evaluation order. */
 export const GATE_KEYS: readonly GateKey[] = Object.freeze([
@@ -49,7 +55,13 @@ export interface FlagState {
 export type Operation = 'add' | 'remove' | 'clear' | 'enable' | 'disable';
 
 /** Every operation, for validation and filters. */
-export const OPERATIONS: readonly Operation[] = Object.freeze(['add', 'remove', 'clear', 'enable', 'disable']);
+export const OPERATIONS: readonly Operation[] = Object.freeze([
+  'add',
+  'remove',
+  'clear',
+  'enable',
+  'disable',
+]);
 
 /** Who made a change. `id` is required and non-empty; `label` and `type` are for people. */
 export interface Actor {

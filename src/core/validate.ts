@@ -32,10 +32,16 @@ function checkKey(kind: string, code: 'INVALID_FEATURE' | 'INVALID_VALUE', value
   }
   if (value.length === 0) throw new FlagTrailError(code, `${kind} must not be empty`);
   if (value.length > MAX_KEY_LENGTH) {
-    throw new FlagTrailError(code, `${kind} must be at most ${MAX_KEY_LENGTH} characters, got ${value.length}`);
+    throw new FlagTrailError(
+      code,
+      `${kind} must be at most ${MAX_KEY_LENGTH} characters, got ${value.length}`,
+    );
   }
   if (CONTROL_CHARS.test(value)) {
-    throw new FlagTrailError(code, `${kind} must not contain control characters, got ${describeInput(value)}`);
+    throw new FlagTrailError(
+      code,
+      `${kind} must not contain control characters, got ${describeInput(value)}`,
+    );
   }
   return value;
 }
@@ -96,10 +102,16 @@ export function validateGateValue(operation: 'enable' | 'disable', gate: GateKey
   switch (gate) {
     case 'boolean':
       if (typeof value !== 'boolean') {
-        throw new FlagTrailError('INVALID_VALUE', `boolean gate value must be a boolean, got ${describeInput(value)}`);
+        throw new FlagTrailError(
+          'INVALID_VALUE',
+          `boolean gate value must be a boolean, got ${describeInput(value)}`,
+        );
       }
       if (operation === 'enable' && value !== true) {
-        throw new FlagTrailError('INVALID_VALUE', 'enabling the boolean gate takes true; use disable to turn it off');
+        throw new FlagTrailError(
+          'INVALID_VALUE',
+          'enabling the boolean gate takes true; use disable to turn it off',
+        );
       }
       return value;
     case 'actors':
@@ -110,9 +122,10 @@ export function validateGateValue(operation: 'enable' | 'disable', gate: GateKey
     case 'percentageOfTime':
       return validatePercentage(value, gate);
     case 'expression': {
+      // Disabling clears the gate whatever it held, so the value is not checked as an expression.
       if (operation === 'disable' && (value === null || value === undefined)) return {};
       const expression = toJsonObject(value, 'expression', 'INVALID_EXPRESSION');
-      expressionCheck?.(expression);
+      if (operation === 'enable') expressionCheck?.(expression);
       return expression;
     }
   }
@@ -121,11 +134,17 @@ export function validateGateValue(operation: 'enable' | 'disable', gate: GateKey
 /** An actor: an object with a non-empty string `id` and optional string `label` and `type`. */
 export function validateActor(actor: unknown): Actor {
   if (actor === null || typeof actor !== 'object' || Array.isArray(actor)) {
-    throw new FlagTrailError('INVALID_ACTOR', `actor must be an object with an id, got ${describeInput(actor)}`);
+    throw new FlagTrailError(
+      'INVALID_ACTOR',
+      `actor must be an object with an id, got ${describeInput(actor)}`,
+    );
   }
   const { id, label, type } = actor as Record<string, unknown>;
   if (typeof id !== 'string' || id.length === 0) {
-    throw new FlagTrailError('INVALID_ACTOR', `actor.id must be a non-empty string, got ${describeInput(id)}`);
+    throw new FlagTrailError(
+      'INVALID_ACTOR',
+      `actor.id must be a non-empty string, got ${describeInput(id)}`,
+    );
   }
   if (id.length > MAX_KEY_LENGTH) {
     throw new FlagTrailError('INVALID_ACTOR', `actor.id must be at most ${MAX_KEY_LENGTH} characters`);
@@ -179,7 +198,10 @@ export function toJsonValue(
     } else {
       const proto = Object.getPrototypeOf(v);
       if (proto !== Object.prototype && proto !== null) {
-        throw new FlagTrailError(code, `${path} must be a plain object, got ${proto?.constructor?.name ?? 'an object'}`);
+        throw new FlagTrailError(
+          code,
+          `${path} must be a plain object, got ${proto?.constructor?.name ?? 'an object'}`,
+        );
       }
       const obj: JsonObject = {};
       for (const key of Object.keys(v)) {
@@ -220,7 +242,10 @@ export function validateContext(context: unknown): AuditContext {
   for (const field of ['reason', 'requestId', 'ip', 'userAgent'] as const) {
     const v = copy[field];
     if (v !== undefined && typeof v !== 'string') {
-      throw new FlagTrailError('INVALID_CONTEXT', `context.${field} must be a string, got ${describeInput(v)}`);
+      throw new FlagTrailError(
+        'INVALID_CONTEXT',
+        `context.${field} must be a string, got ${describeInput(v)}`,
+      );
     }
   }
   return copy;
@@ -230,7 +255,10 @@ function optionalString(query: Record<string, unknown>, field: string): string |
   const v = query[field];
   if (v === undefined) return undefined;
   if (typeof v !== 'string' || v.length === 0) {
-    throw new FlagTrailError('INVALID_QUERY', `history ${field} must be a non-empty string, got ${describeInput(v)}`);
+    throw new FlagTrailError(
+      'INVALID_QUERY',
+      `history ${field} must be a non-empty string, got ${describeInput(v)}`,
+    );
   }
   return v;
 }
@@ -243,7 +271,10 @@ function optionalDate(query: Record<string, unknown>, field: string): Date | und
   else if (typeof v === 'string' && v.length > 0) date = new Date(v);
   else if (typeof v === 'number' && Number.isFinite(v)) date = new Date(v);
   if (date === undefined || Number.isNaN(date.getTime())) {
-    throw new FlagTrailError('INVALID_QUERY', `history ${field} must be a valid date, got ${describeInput(v)}`);
+    throw new FlagTrailError(
+      'INVALID_QUERY',
+      `history ${field} must be a valid date, got ${describeInput(v)}`,
+    );
   }
   return date;
 }
@@ -273,7 +304,8 @@ export function validateHistoryQuery(query: unknown): NormalizedHistoryQuery {
   if (actorId !== undefined) out.actorId = actorId;
   if (q.operation !== undefined) {
     const ops = Array.isArray(q.operation) ? q.operation : [q.operation];
-    if (ops.length === 0) throw new FlagTrailError('INVALID_QUERY', 'history operation list must not be empty');
+    if (ops.length === 0)
+      throw new FlagTrailError('INVALID_QUERY', 'history operation list must not be empty');
     for (const op of ops) {
       if (typeof op !== 'string' || !(OPERATIONS as readonly string[]).includes(op)) {
         throw new FlagTrailError(
