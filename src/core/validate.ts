@@ -1,4 +1,5 @@
 import { describeInput, FlagTrailError } from './errors.js';
+import { assertValidExpression } from './evaluate/expression.js';
 import {
   type Actor,
   type AuditContext,
@@ -84,16 +85,6 @@ export function validatePercentage(value: unknown, gate = 'percentage'): number 
   return value === 0 ? 0 : value;
 }
 
-/** Checks whether an expression is well formed; replaced by the evaluator's full check. */
-export type ExpressionCheck = (expression: JsonObject) => void;
-
-let expressionCheck: ExpressionCheck | undefined;
-
-/** Installs the structural expression check (done once by the expression module). */
-export function setExpressionCheck(check: ExpressionCheck): void {
-  expressionCheck = check;
-}
-
 /**
  * The value of an enable/disable call for a gate, normalized: `true` for boolean enable, a
  * member id for actors/groups, a percentage, or a JSON object for expression.
@@ -125,7 +116,7 @@ export function validateGateValue(operation: 'enable' | 'disable', gate: GateKey
       // Disabling clears the gate whatever it held, so the value is not checked as an expression.
       if (operation === 'disable' && (value === null || value === undefined)) return {};
       const expression = toJsonObject(value, 'expression', 'INVALID_EXPRESSION');
-      if (operation === 'enable') expressionCheck?.(expression);
+      if (operation === 'enable') assertValidExpression(expression);
       return expression;
     }
   }
