@@ -39,6 +39,7 @@ const MAX_REQUEST_ID_LENGTH = 200;
 const MAX_USER_AGENT_LENGTH = 512;
 // Visible ASCII only: a request id ends up in logs and UIs, where spaces and controls forge lines.
 const REQUEST_ID = /^[\x21-\x7e]+$/;
+// biome-ignore lint/suspicious/noControlCharactersInRegex: the point is to remove them
 const CONTROL_CHARS = /[\u0000-\u001f\u007f]/g;
 
 const OPTION_KEYS = new Set(['resolve', 'context']);
