@@ -1,0 +1,15 @@
+export {
+  AUDIT_COLLECTION,
+  auditIndexes,
+  MongoAuditStore,
+  type MongoAuditStoreOptions,
+  type MongoRetention,
+} from './audit-store.js';
+export type { AuditDocument, StoredChange, StoredGates, StoredJson, StoredState } from './documents.js';
+export {
+  FEATURES_DOCUMENT_ID,
+  type FlipperFeatureDocument,
+  MongoFlagAdapter,
+  type MongoFlagAdapterOptions,
+} from './flag-adapter.js';
+export type { MongoTarget } from './target.js';
