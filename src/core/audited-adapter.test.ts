@@ -352,3 +352,329 @@ describe('withAuditTrail: history and subscribe', () => {
     expect(onError.mock.calls[0]![0].message).toContain('listener bug');
   });
 });
+
+/** A memory store that can be switched to fail, hang or refuse, and counts what reaches it. */
+class SwitchableStore implements AuditStore {
+  readonly name = 'switchable';
+  readonly inner = new MemoryAuditStore();
+  mode: 'ok' | 'fail' | 'hang' | 'refuse' = 'ok';
+  calls = 0;
+  readonly hung: Array<() => void> = [];
+  readonly failedIds: string[] = [];
+
+  async record(entry: AuditEntry): Promise<void> {
+    this.calls += 1;
+    if (this.mode === 'fail') {
+      this.failedIds.push(entry.id);
+      throw new Error('ECONNREFUSED');
+    }
+    if (this.mode === 'refuse') throw new FlagTrailError('MALFORMED_ENTRY', 'store says no');
+    if (this.mode === 'hang') {
+      // Lands later, like a query stuck on a stalled connection that finally goes through.
+      await new Promise<void>((resolve) => this.hung.push(resolve));
+    }
+    await this.inner.record(entry);
+  }
+
+  query(query: Parameters<AuditStore['query']>[0]) {
+    return this.inner.query(query);
+  }
+}
+
+describe('withAuditTrail: retry outbox (fake timers)', () => {
+  afterEach(() => {
+    vi.useRealTimers();
+  });
+
+  function retrying(extra: { auditTimeoutMs?: number; capacity?: number } = {}) {
+    const store = new SwitchableStore();
+    const inner = new MemoryFlagAdapter();
+    const onError = vi.fn();
+    const onDrop = vi.fn();
+    const audited = withAuditTrail(inner, {
+      store,
+      onError,
+      retry: { baseDelayMs: 100, maxDelayMs: 1000, onDrop, capacity: extra.capacity },
+      auditTimeoutMs: extra.auditTimeoutMs,
+    });
+    return { store, inner, audited, onError, onDrop };
+  }
+
+  it('queues entries while the store fails and records each exactly once, in order, when it is back', async () => {
+    vi.useFakeTimers();
+    const { store, inner, audited, onError } = retrying();
+    store.mode = 'fail';
+    for (let i = 0; i < 20; i++) await audited.enable(`f${i % 3}`, 'actors', `a${i}`);
+    expect((await inner.get('f0')).actors).toHaveLength(7);
+    expect(audited.pendingEntries()).toHaveLength(20);
+    expect(audited.pendingEntries().map((e) => e.value)).toEqual(
+      Array.from({ length: 20 }, (_, i) => `a${i}`),
+    );
+    // One report for the outage, not one per entry.
+    expect(onError).toHaveBeenCalledTimes(1);
+    expect(onError.mock.calls[0]![0]).toMatchObject({ code: 'AUDIT_FAILED' });
+    await vi.advanceTimersByTimeAsync(5000);
+    expect(store.inner.size).toBe(0);
+    store.mode = 'ok';
+    await vi.advanceTimersByTimeAsync(1000);
+    expect(audited.pendingEntries()).toEqual([]);
+    const entries = await all(store);
+    expect(entries).toHaveLength(20);
+    expect(new Set(entries.map((e) => e.id)).size).toBe(20);
+    for (let f = 0; f < 3; f++) {
+      const chain = entries.filter((e) => e.feature === `f${f}`);
+      for (let i = 1; i < chain.length; i++) expect(chain[i]!.before).toEqual(chain[i - 1]!.after);
+    }
+  });
+
+  it('sends new entries behind queued ones, so the store never holds a later entry without an earlier one', async () => {
+    vi.useFakeTimers();
+    const { store, audited } = retrying();
+    store.mode = 'fail';
+    await audited.enable('f', 'actors', '1');
+    store.mode = 'ok';
+    await audited.enable('f', 'actors', '2');
+    // The store answers again, but the second entry waits behind the first.
+    expect(store.inner.size).toBe(0);
+    expect(audited.pendingEntries().map((e) => e.value)).toEqual(['1', '2']);
+    await vi.advanceTimersByTimeAsync(100);
+    expect((await all(store)).map((e) => e.value)).toEqual(['1', '2']);
+  });
+
+  it('backs off exponentially up to maxDelayMs, with jitter between half and the full delay', async () => {
+    vi.useFakeTimers();
+    const random = vi.spyOn(Math, 'random').mockReturnValue(1);
+    const { store, audited } = retrying();
+    store.mode = 'fail';
+    await audited.add('f');
+    const attemptsAfter = async (ms: number) => {
+      await vi.advanceTimersByTimeAsync(ms);
+      return store.calls;
+    };
+    // Attempt 1 was the write itself; then 100, 200, 400, 800, 1000, 1000 ms later.
+    expect(store.calls).toBe(1);
+    expect(await attemptsAfter(99)).toBe(1);
+    expect(await attemptsAfter(1)).toBe(2);
+    expect(await attemptsAfter(199)).toBe(2);
+    expect(await attemptsAfter(1)).toBe(3);
+    expect(await attemptsAfter(400)).toBe(4);
+    expect(await attemptsAfter(800)).toBe(5);
+    expect(await attemptsAfter(1000)).toBe(6);
+    expect(await attemptsAfter(1000)).toBe(7);
+    random.mockReturnValue(0);
+    // Jitter low end: half the capped delay (from the next scheduled attempt on).
+    expect(await attemptsAfter(1000)).toBe(8);
+    expect(await attemptsAfter(499)).toBe(8);
+    expect(await attemptsAfter(1)).toBe(9);
+  });
+
+  it('reports entries over capacity to onDrop (OUTBOX_FULL); the writes still stand', async () => {
+    vi.useFakeTimers();
+    const { store, inner, audited, onDrop } = retrying({ capacity: 3 });
+    store.mode = 'fail';
+    for (let i = 0; i < 5; i++) await audited.enable('f', 'actors', String(i));
+    expect((await inner.get('f')).actors).toEqual(['0', '1', '2', '3', '4']);
+    expect(audited.pendingEntries()).toHaveLength(3);
+    expect(onDrop).toHaveBeenCalledTimes(2);
+    expect(onDrop.mock.calls.map(([error, entry]) => [error.code, entry.value])).toEqual([
+      ['OUTBOX_FULL', '3'],
+      ['OUTBOX_FULL', '4'],
+    ]);
+  });
+
+  it('drops an entry the store refuses (MALFORMED_ENTRY) at once instead of blocking the queue', async () => {
+    vi.useFakeTimers();
+    const { store, audited, onDrop } = retrying();
+    store.mode = 'fail';
+    await audited.add('a');
+    store.mode = 'refuse';
+    await vi.advanceTimersByTimeAsync(100);
+    expect(onDrop).toHaveBeenCalledTimes(1);
+    expect(onDrop.mock.calls[0]![0]).toMatchObject({
+      code: 'AUDIT_FAILED',
+      cause: { code: 'MALFORMED_ENTRY' },
+    });
+    expect(audited.pendingEntries()).toEqual([]);
+    store.mode = 'ok';
+    await audited.add('b');
+    expect(store.inner.size).toBe(1);
+  });
+
+  it('a hung record times out (AUDIT_TIMEOUT), is retried, and is stored once when the late call lands too', async () => {
+    vi.useFakeTimers();
+    const { store, audited, onError } = retrying({ auditTimeoutMs: 1000 });
+    store.mode = 'hang';
+    let resolved = false;
+    const write = audited.enable('f', 'boolean', true).then(() => {
+      resolved = true;
+    });
+    await vi.advanceTimersByTimeAsync(999);
+    expect(resolved).toBe(false);
+    await vi.advanceTimersByTimeAsync(1);
+    await write;
+    expect(onError.mock.calls[0]![0]).toMatchObject({ code: 'AUDIT_TIMEOUT' });
+    store.mode = 'ok';
+    await vi.advanceTimersByTimeAsync(100);
+    for (const land of store.hung) land();
+    await vi.advanceTimersByTimeAsync(0);
+    expect(store.inner.size).toBe(1);
+    expect(audited.pendingEntries()).toEqual([]);
+  });
+
+  it('flush() retries at once and resolves with what is left; close() reports the rest to onDrop', async () => {
+    vi.useFakeTimers();
+    const { store, audited, onDrop } = retrying();
+    expect(await audited.flush()).toBe(0);
+    store.mode = 'fail';
+    await audited.add('a');
+    await audited.add('b');
+    const flushed = audited.flush({ timeoutMs: 300 });
+    await vi.advanceTimersByTimeAsync(300);
+    expect(await flushed).toBe(2);
+    const closing = audited.close({ timeoutMs: 200 });
+    await vi.advanceTimersByTimeAsync(200);
+    expect(await closing).toEqual({ pending: 2 });
+    expect(audited.close()).toBe(closing);
+    expect(onDrop.mock.calls.map(([error]) => error.code)).toEqual(['CLOSED', 'CLOSED']);
+    await expect(audited.add('c')).rejects.toMatchObject({ code: 'CLOSED' });
+    store.mode = 'ok';
+    await vi.advanceTimersByTimeAsync(60_000);
+    expect(store.inner.size).toBe(0);
+  });
+
+  it('close() records what it can before the deadline', async () => {
+    vi.useFakeTimers();
+    const { store, audited, onDrop } = retrying();
+    store.mode = 'fail';
+    await audited.add('a');
+    store.mode = 'ok';
+    expect(await audited.close({ timeoutMs: 50 })).toEqual({ pending: 0 });
+    expect(store.inner.size).toBe(1);
+    expect(onDrop).not.toHaveBeenCalled();
+  });
+
+  it('without retry, a hung record times out into onError and fail-closed rejects and restores the flag', async () => {
+    vi.useFakeTimers();
+    const store = new SwitchableStore();
+    const onError = vi.fn();
+    const open = withAuditTrail(new MemoryFlagAdapter(), { store, onError, auditTimeoutMs: 50 });
+    store.mode = 'hang';
+    const pending = open.add('f');
+    await vi.advanceTimersByTimeAsync(50);
+    await pending;
+    expect(onError.mock.calls[0]![0]).toMatchObject({ code: 'AUDIT_TIMEOUT' });
+
+    const inner = new MemoryFlagAdapter();
+    const closed = withAuditTrail(inner, { store, failClosed: true, auditTimeoutMs: 50 });
+    const rejected = expect(closed.enable('g', 'actors', '1')).rejects.toMatchObject({
+      code: 'AUDIT_TIMEOUT',
+    });
+    await vi.advanceTimersByTimeAsync(50);
+    await rejected;
+    expect(await inner.features()).toEqual([]);
+  });
+
+  it('validates retry and auditTimeoutMs', () => {
+    const adapter = new MemoryFlagAdapter();
+    const bad: unknown[] = [
+      { retry: 'yes' },
+      { retry: [] },
+      { retry: { capacity: 0 } },
+      { retry: { capacity: 1.5 } },
+      { retry: { baseDelayMs: Number.NaN } },
+      { retry: { baseDelayMs: 100, maxDelayMs: 10 } },
+      { retry: { spool: '' } },
+      { retry: { onDrop: 'log' } },
+      { retry: { capcity: 10 } },
+      { retry: true, failClosed: true },
+      { auditTimeoutMs: 0 },
+      { auditTimeoutMs: -1 },
+      { auditTimeoutMs: '5s' },
+    ];
+    for (const options of bad) {
+      expect(() => withAuditTrail(adapter, options as Parameters<typeof withAuditTrail>[1])).toThrow(
+        expect.objectContaining({ name: 'FlagTrailError', code: 'INVALID_OPTION' }),
+      );
+    }
+    expect(() =>
+      withAuditTrail(adapter, { retry: true, auditTimeoutMs: Number.POSITIVE_INFINITY }),
+    ).not.toThrow();
+  });
+});
+
+describe('withAuditTrail: cross-process lock hooks', () => {
+  it('runs before-read, write and after-read inside adapter.lockFeature, on the adapter it passes', async () => {
+    const inner = new MemoryFlagAdapter();
+    const events: string[] = [];
+    const locking: FlagAdapter = Object.assign(Object.create(inner) as FlagAdapter, {
+      async lockFeature<T>(feature: string, fn: (adapter: FlagAdapter) => Promise<T>): Promise<T> {
+        events.push(`lock ${feature}`);
+        try {
+          return await fn(inner);
+        } finally {
+          events.push(`unlock ${feature}`);
+        }
+      },
+    });
+    const store = new MemoryAuditStore();
+    const record = vi.spyOn(store, 'record');
+    const audited = withAuditTrail(locking, { store });
+    const enable = vi.spyOn(inner, 'enable').mockImplementation(async (...args) => {
+      events.push('write');
+      return MemoryFlagAdapter.prototype.enable.apply(inner, args);
+    });
+    record.mockImplementation(async (entry) => {
+      events.push('record');
+      return MemoryAuditStore.prototype.record.call(store, entry);
+    });
+    await audited.enable('f', 'actors', '1');
+    expect(events).toEqual(['lock f', 'write', 'unlock f', 'record']);
+    expect(enable).toHaveBeenCalledTimes(1);
+  });
+
+  it('fail-closed records and undoes inside the lock', async () => {
+    const inner = new MemoryFlagAdapter();
+    const events: string[] = [];
+    const locking: FlagAdapter = Object.assign(Object.create(inner) as FlagAdapter, {
+      async lockFeature<T>(_feature: string, fn: (adapter: FlagAdapter) => Promise<T>): Promise<T> {
+        events.push('lock');
+        try {
+          return await fn(inner);
+        } finally {
+          events.push('unlock');
+        }
+      },
+    });
+    const store = new SwitchableStore();
+    store.mode = 'fail';
+    const audited = withAuditTrail(locking, { store, failClosed: true });
+    const remove = vi.spyOn(inner, 'remove');
+    remove.mockImplementation(async (f) => {
+      events.push('undo');
+      return MemoryFlagAdapter.prototype.remove.call(inner, f);
+    });
+    await expect(audited.enable('f', 'actors', '1')).rejects.toMatchObject({ code: 'AUDIT_FAILED' });
+    expect(events).toEqual(['lock', 'undo', 'unlock']);
+  });
+
+  it('calls the transaction scope lockFeature first inside the runner', async () => {
+    const inner = new MemoryFlagAdapter();
+    const store = new MemoryAuditStore();
+    const events: string[] = [];
+    const get = vi.spyOn(inner, 'get');
+    const runner: TransactionRunner = (fn) =>
+      fn({
+        adapter: inner,
+        store,
+        async lockFeature(feature) {
+          events.push(`lock ${feature}; reads so far: ${get.mock.calls.length}`);
+        },
+      });
+    const transactional: FlagAdapter = Object.assign(Object.create(inner) as FlagAdapter, {
+      transactionWith: () => runner,
+    });
+    await withAuditTrail(transactional, { store, failClosed: true }).add('f');
+    expect(events).toEqual(['lock f; reads so far: 0']);
+    expect(store.size).toBe(1);
+  });
+});

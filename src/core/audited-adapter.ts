@@ -1,8 +1,16 @@
 import { uuidv7 } from 'uuidv7';
 import { type ActorScope, currentScope } from './actor-context.js';
 import { diffStates } from './diff.js';
-import { describeInput, FlagTrailError, isFlagTrailError } from './errors.js';
+import { describeInput, FlagTrailError } from './errors.js';
 import { statesEqual } from './gates.js';
+import {
+  type CloseResult,
+  Outbox,
+  type ResolvedRetryOptions,
+  type RetryOptions,
+  resolveRetryOptions,
+} from './outbox/outbox.js';
+import { DEFAULT_AUDIT_TIMEOUT_MS, recordWithin } from './outbox/record.js';
 import { readState, restoreState } from './state.js';
 import type {
   Actor,
@@ -56,20 +64,31 @@ export interface AuditTrailOptions {
    * write is undone by restoring the state read before it. Default `false`.
    */
   failClosed?: boolean;
+  /**
+   * Fail-open only: entries whose `record` fails are queued and retried in order with exponential
+   * backoff and jitter until the store takes them (stores are idempotent on the entry id, so each
+   * is stored once). `true` for the defaults, or `{ capacity, baseDelayMs, maxDelayMs, spool,
+   * onDrop }`; with `spool`, waiting entries are also kept in a JSONL file and replayed by the
+   * next process. With retry, `onError` hears only the failure that starts an outage.
+   */
+  retry?: boolean | RetryOptions;
+  /**
+   * How long one `record` may take before it counts as failed (`AUDIT_TIMEOUT`), so a hung store
+   * never hangs flag writes. `Infinity` turns the bound off. Default 5000.
+   */
+  auditTimeoutMs?: number;
+}
+
+/** Options of `AuditedAdapter.close` and `AuditedAdapter.flush`. */
+export interface FlushOptions {
+  /** How long to keep trying. Default 5000 ms. */
+  timeoutMs?: number;
 }
 
 function defaultOnError(error: FlagTrailError, entry: AuditEntry): void {
   process.stderr.write(
     `flagtrail: audit entry ${entry.id} (${entry.operation} ${entry.feature} by ${entry.actor.id}) was not recorded: ${error.message}\n`,
   );
-}
-
-function auditFailure(error: unknown, store: AuditStore): FlagTrailError {
-  if (isFlagTrailError(error) && error.code === 'AUDIT_FAILED') return error;
-  const message = error instanceof Error ? error.message : String(error);
-  return new FlagTrailError('AUDIT_FAILED', `audit store "${store.name}" failed to record: ${message}`, {
-    cause: error,
-  });
 }
 
 function isStore(value: unknown): value is AuditStore {
@@ -103,6 +122,9 @@ export class AuditedAdapter implements FlagAdapter {
   private readonly onError: (error: FlagTrailError, entry: AuditEntry) => void;
   private readonly failClosed: boolean;
   private readonly runner: TransactionRunner | undefined;
+  private readonly timeoutMs: number;
+  private readonly outbox: Outbox | undefined;
+  private closing: Promise<CloseResult> | undefined;
   private readonly listeners = new Set<(change: FlagChange) => void>();
   // Writes to one feature run one after another in this process, so each entry's `before` is the
   // state its own write started from and consecutive entries of a flag chain.
@@ -146,7 +168,21 @@ export class AuditedAdapter implements FlagAdapter {
       );
     }
     this.failClosed = options.failClosed ?? false;
+    this.timeoutMs = resolveTimeout(options.auditTimeoutMs);
+    const retry = resolveRetryOptions(options.retry);
+    if (retry && this.failClosed) {
+      throw new FlagTrailError(
+        'INVALID_OPTION',
+        'retry applies to fail-open writes only: with failClosed a write whose entry cannot be recorded is rejected, so there is nothing to retry',
+      );
+    }
     this.runner = this.failClosed ? adapter.transactionWith?.(this.store) : undefined;
+    // Last: opening a spool takes its lock file, which must not leak if an option above is bad.
+    this.outbox = retry ? this.openOutbox(retry) : undefined;
+  }
+
+  private openOutbox(retry: ResolvedRetryOptions): Outbox {
+    return new Outbox(this.store, retry, this.timeoutMs, (error, entry) => this.report(error, entry));
   }
 
   features(): Promise<string[]> {
@@ -234,6 +270,52 @@ export class AuditedAdapter implements FlagAdapter {
     };
   }
 
+  /** Entries waiting in the retry queue, oldest first (copies). Empty without `retry`. */
+  pendingEntries(): AuditEntry[] {
+    return this.outbox?.entries() ?? [];
+  }
+
+  /**
+   * Retries queued entries now and waits until they are recorded or `timeoutMs` has passed.
+   * Resolves with the number still waiting (0 without `retry`).
+   */
+  async flush(options: FlushOptions = {}): Promise<number> {
+    const timeoutMs = resolveFlushTimeout(options);
+    return this.outbox ? this.outbox.flush(timeoutMs) : 0;
+  }
+
+  /**
+   * Stops the trail: later writes reject with `CLOSED`; writes in flight finish; queued entries
+   * get until `timeoutMs` to be recorded. What is left stays in the spool for the next process,
+   * or, without a spool, is reported to `onDrop`. Safe to call more than once.
+   */
+  close(options: FlushOptions = {}): Promise<CloseResult> {
+    const timeoutMs = resolveFlushTimeout(options);
+    this.closing ??= this.shutdown(timeoutMs);
+    return this.closing;
+  }
+
+  /** True once `close()` has been called. */
+  get closed(): boolean {
+    return this.closing !== undefined;
+  }
+
+  private async shutdown(timeoutMs: number): Promise<CloseResult> {
+    const started = Date.now();
+    let deadline: ReturnType<typeof setTimeout> | undefined;
+    await Promise.race([
+      Promise.all([...this.queues.values()]),
+      new Promise<void>((resolve) => {
+        if (!Number.isFinite(timeoutMs)) return;
+        deadline = setTimeout(resolve, timeoutMs);
+        deadline.unref?.();
+      }),
+    ]);
+    if (deadline !== undefined) clearTimeout(deadline);
+    if (!this.outbox) return { pending: 0 };
+    return this.outbox.close(Math.max(0, timeoutMs - (Date.now() - started)));
+  }
+
   private write(
     scope: ActorScope | undefined,
     feature: string,
@@ -259,14 +341,61 @@ export class AuditedAdapter implements FlagAdapter {
       adapter: this.name,
       createdAt: new Date(),
     });
+    if (this.closing) {
+      return Promise.reject(
+        new FlagTrailError(
+          'CLOSED',
+          `the audited adapter "${this.name}" is closed; ${operation} "${feature}" was not applied`,
+        ),
+      );
+    }
     return this.serialized(feature, async () => {
-      const change = this.runner
-        ? await this.runner(({ adapter, store }) =>
-            this.applyAtomically(adapter, store, feature, apply, make),
-          )
-        : await this.applyAndRecord(feature, apply, make);
+      let change: FlagChange | undefined;
+      if (this.runner) {
+        change = await this.runner(async (tx) => {
+          await tx.lockFeature?.(feature);
+          return this.applyAtomically(tx.adapter, tx.store, feature, apply, make);
+        });
+      } else if (this.failClosed) {
+        change = await this.locked(feature, (adapter) => this.applyOrUndo(adapter, feature, apply, make));
+      } else {
+        // The entry is made under the lock (its id and `before` belong to this write), recorded
+        // after it is released, so a slow store never holds other processes' writes.
+        change = await this.locked(feature, (adapter) => this.apply(adapter, feature, apply, make));
+        if (change) await this.recordOpen(change.entry);
+      }
       if (change) this.notify(change);
     });
+  }
+
+  // Across processes, the adapter's own lock (when it has one); within this process, `serialized`.
+  private locked<T>(feature: string, fn: (adapter: FlagAdapter) => Promise<T>): Promise<T> {
+    return this.inner.lockFeature ? this.inner.lockFeature(feature, fn) : fn(this.inner);
+  }
+
+  private async apply(
+    adapter: FlagAdapter,
+    feature: string,
+    apply: Write,
+    make: (before: FlagState, after: FlagState) => AuditEntry,
+  ): Promise<FlagChange | undefined> {
+    const before = await readState(adapter, feature);
+    await apply(adapter);
+    const after = await readState(adapter, feature);
+    if (statesEqual(before, after)) return undefined;
+    return { feature, before, after, entry: make(before, after) };
+  }
+
+  private async recordOpen(entry: AuditEntry): Promise<void> {
+    if (this.outbox) {
+      await this.outbox.deliver(entry);
+      return;
+    }
+    try {
+      await recordWithin(this.store, entry, this.timeoutMs);
+    } catch (error) {
+      this.report(error as FlagTrailError, entry);
+    }
   }
 
   private async applyAtomically(
@@ -276,53 +405,41 @@ export class AuditedAdapter implements FlagAdapter {
     apply: Write,
     make: (before: FlagState, after: FlagState) => AuditEntry,
   ): Promise<FlagChange | undefined> {
-    const before = await readState(adapter, feature);
-    await apply(adapter);
-    const after = await readState(adapter, feature);
-    if (statesEqual(before, after)) return undefined;
-    const entry = make(before, after);
-    try {
-      await store.record(entry);
-    } catch (error) {
-      throw auditFailure(error, this.store);
-    }
-    return { feature, before, after, entry };
+    const change = await this.apply(adapter, feature, apply, make);
+    // A throw here rolls the transaction back: the write and its entry go together or not at all.
+    if (change) await recordWithin(store, change.entry, this.timeoutMs);
+    return change;
   }
 
-  private async applyAndRecord(
+  private async applyOrUndo(
+    adapter: FlagAdapter,
     feature: string,
     apply: Write,
     make: (before: FlagState, after: FlagState) => AuditEntry,
   ): Promise<FlagChange | undefined> {
-    const before = await readState(this.inner, feature);
-    await apply(this.inner);
-    const after = await readState(this.inner, feature);
-    if (statesEqual(before, after)) return undefined;
-    const entry = make(before, after);
+    const change = await this.apply(adapter, feature, apply, make);
+    if (!change) return undefined;
     try {
-      await this.store.record(entry);
+      await recordWithin(this.store, change.entry, this.timeoutMs);
     } catch (error) {
-      const failure = auditFailure(error, this.store);
-      if (!this.failClosed) {
-        this.report(failure, entry);
-        return { feature, before, after, entry };
-      }
-      await this.undo(feature, before, failure, entry);
+      const failure = error as FlagTrailError;
+      await this.undo(adapter, feature, change.before, failure, change.entry);
       throw failure;
     }
-    return { feature, before, after, entry };
+    return change;
   }
 
   // Fail-closed without a shared transaction: put the flag back as it was, so a rejected write
   // leaves no unaudited change behind.
   private async undo(
+    adapter: FlagAdapter,
     feature: string,
     before: FlagState,
     failure: FlagTrailError,
     entry: AuditEntry,
   ): Promise<void> {
     try {
-      await restoreState(this.inner, feature, before);
+      await restoreState(adapter, feature, before);
     } catch (undoError) {
       const stuck = new FlagTrailError(
         'AUDIT_FAILED',
@@ -376,6 +493,31 @@ export class AuditedAdapter implements FlagAdapter {
     });
     return run;
   }
+}
+
+function resolveTimeout(value: unknown): number {
+  if (value === undefined) return DEFAULT_AUDIT_TIMEOUT_MS;
+  if (typeof value !== 'number' || Number.isNaN(value) || value <= 0) {
+    throw new FlagTrailError(
+      'INVALID_OPTION',
+      `auditTimeoutMs must be a positive number of milliseconds (or Infinity), got ${describeInput(value)}`,
+    );
+  }
+  return value;
+}
+
+function resolveFlushTimeout(options: FlushOptions): number {
+  if (options === null || typeof options !== 'object') {
+    throw new FlagTrailError('INVALID_OPTION', `options must be an object, got ${describeInput(options)}`);
+  }
+  const { timeoutMs = 5000 } = options;
+  if (typeof timeoutMs !== 'number' || Number.isNaN(timeoutMs) || timeoutMs < 0) {
+    throw new FlagTrailError(
+      'INVALID_OPTION',
+      `timeoutMs must be a number of milliseconds >= 0 (or Infinity), got ${describeInput(timeoutMs)}`,
+    );
+  }
+  return timeoutMs;
 }
 
 function resolveStore(adapter: FlagAdapter, explicit: AuditStore | undefined): AuditStore {

@@ -16,7 +16,9 @@ export type FlagTrailErrorCode =
   | 'ADAPTER_ERROR'
   | 'MISSING_MODEL'
   | 'MALFORMED_ENTRY'
-  | 'CLOSED';
+  | 'CLOSED'
+  | 'OUTBOX_FULL'
+  | 'SPOOL_ERROR';
 
 /**
  * The one error class flagtrail throws. `code` says what went wrong; `cause` keeps the driver or

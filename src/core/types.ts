@@ -149,6 +149,14 @@ export interface FlagAdapter {
    * `failClosed`.
    */
   transactionWith?(store: AuditStore): TransactionRunner | undefined;
+  /**
+   * Runs `fn` while holding a lock on `feature` that every process sharing this flag storage
+   * respects (PostgreSQL: `pg_advisory_xact_lock`; MongoDB: a lease document), and passes it the
+   * adapter to use while the lock is held. The trail reads the state before, writes and reads the
+   * state after inside `fn`, so each entry's `before` is the flag's real state even when several
+   * processes write the same flag. Without it, writes are serialized per process only.
+   */
+  lockFeature?<T>(feature: string, fn: (adapter: FlagAdapter) => Promise<T>): Promise<T>;
 }
 
 /** What `FlagAdapter.transactionWith` returns. */
@@ -158,6 +166,11 @@ export type TransactionRunner = <T>(fn: (scope: TransactionScope) => Promise<T>)
 export interface TransactionScope {
   adapter: FlagAdapter;
   store: AuditStore;
+  /**
+   * Locks `feature` against writers in other processes until the transaction ends (PostgreSQL:
+   * `SELECT pg_advisory_xact_lock(...)`). The trail calls it first, before reading the state.
+   */
+  lockFeature?(feature: string): Promise<void>;
 }
 
 /** A filter over the audit trail. Every field is optional; results are newest first. */
