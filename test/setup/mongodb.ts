@@ -122,25 +122,44 @@ function stop(child: ChildProcess): Promise<void> {
   });
 }
 
-export default async function setup(project: TestProject): Promise<() => Promise<void>> {
+/** A running MongoDB-compatible server for tests and benchmarks. */
+export interface MongoServer {
+  url: string;
+  /** True for FerretDB, which lacks TTL indexes and atomic concurrent updates of one document. */
+  isFerretDB: boolean;
+  stop(): Promise<void>;
+}
+
+/**
+ * The server at MONGODB_URL when set (checked with a ping), otherwise a FerretDB started on a free
+ * loopback port with a throwaway data directory, built first if the binary is missing. Throws
+ * with instructions when neither works. Benchmarks and examples outside vitest use this directly.
+ */
+export async function startMongoServer(): Promise<MongoServer> {
   const external = process.env.MONGODB_URL;
   if (external) {
-    let isFerret: boolean;
+    let isFerretDB: boolean;
     try {
-      isFerret = await ping(external, 5_000);
+      isFerretDB = await ping(external, 5_000);
     } catch (error) {
       throw new Error(
         `MONGODB_URL=${external} does not answer a ping: ${(error as Error).message}\n${HOW_TO}`,
       );
     }
-    project.provide('mongodbUrl', external);
-    project.provide('mongodbIsFerretDB', isFerret);
-    return async () => {};
+    return { url: external, isFerretDB, stop: async () => {} };
   }
 
   if (!existsSync(BINARY)) await buildFerretDB();
   const dataDir = await mkdtemp(join(tmpdir(), 'flagtrail-ferretdb-'));
   let child: ChildProcess | undefined;
+  // A runner killed without teardown must not leave the server behind.
+  const killOnExit = () => child?.kill('SIGKILL');
+  process.once('exit', killOnExit);
+  const cleanUp = async () => {
+    if (child) await stop(child);
+    process.removeListener('exit', killOnExit);
+    await rm(dataDir, { recursive: true, force: true });
+  };
   try {
     const started = await startFerretDB(dataDir);
     child = started.child;
@@ -149,16 +168,16 @@ export default async function setup(project: TestProject): Promise<() => Promise
     started.child.stderr?.resume();
     const url = `mongodb://127.0.0.1:${started.port}/`;
     await ping(url, START_TIMEOUT_MS);
-    project.provide('mongodbUrl', url);
-    project.provide('mongodbIsFerretDB', true);
+    return { url, isFerretDB: true, stop: cleanUp };
   } catch (error) {
-    if (child) await stop(child);
-    await rm(dataDir, { recursive: true, force: true });
+    await cleanUp();
     throw error;
   }
-  const running = child;
-  return async () => {
-    await stop(running);
-    await rm(dataDir, { recursive: true, force: true });
-  };
+}
+
+export default async function setup(project: TestProject): Promise<() => Promise<void>> {
+  const server = await startMongoServer();
+  project.provide('mongodbUrl', server.url);
+  project.provide('mongodbIsFerretDB', server.isFerretDB);
+  return () => server.stop();
 }
