@@ -12,12 +12,7 @@ import {
   TypeMismatchError,
 } from '@openfeature/server-sdk';
 import { describeInput, FlagTrailError } from '../core/errors.js';
-import {
-  type EvaluationInput,
-  evaluateFlag,
-  type GroupPredicate,
-  isConfiguredOff,
-} from '../core/evaluate/index.js';
+import { evaluateFlag, type GroupPredicate, isConfiguredOff } from '../core/evaluate/index.js';
 import { cloneGates, gatesEqual } from '../core/gates.js';
 import type { FlagAdapter, FlagState, GateKey, GateValues } from '../core/types.js';
 
