@@ -187,10 +187,11 @@ export class MongoFlagAdapter implements FlagAdapter {
   async remove(feature: string): Promise<void> {
     const key = checkFeature(feature);
     await this.run(`remove(${describeInput(key)})`, async () => {
-      // Unlisted first, as Flipper does: a crash in between leaves an orphan document nobody reads,
-      // never a listed feature whose gates vanished.
-      await this.collection.updateOne({ _id: FEATURES_DOCUMENT_ID }, { $pull: { features: key } });
+      // Gates first, then the listing (Flipper does the reverse): a failure in between leaves a
+      // listed feature with every gate closed, a state clear() also produces, rather than an
+      // unlisted document whose gates would come back if the key were added again.
       await this.collection.deleteOne({ _id: key });
+      await this.collection.updateOne({ _id: FEATURES_DOCUMENT_ID }, { $pull: { features: key } });
     });
   }
 
