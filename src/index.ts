@@ -15,6 +15,14 @@ export {
 export { describeChange } from './core/describe.js';
 export { diffStates, keyedState } from './core/diff.js';
 export { describeInput, FlagTrailError, type FlagTrailErrorCode, isFlagTrailError } from './core/errors.js';
+export {
+  assertValidExpression,
+  type EvaluateOptions,
+  type Evaluation,
+  type EvaluationInput,
+  evaluateFlag,
+  type GroupPredicate,
+} from './core/evaluate/index.js';
 export { Flags, type FlagsEvaluationContext, type FlagsOptions } from './core/flags.js';
 export { defaultGates } from './core/gates.js';
 export { readState } from './core/state.js';

@@ -1,21 +1,17 @@
 import { describeInput, FlagTrailError } from './errors.js';
+import { type EvaluateOptions, type EvaluationInput, evaluateFlag } from './evaluate/index.js';
 import { readState } from './state.js';
 import type { FlagAdapter, FlagState, GateValues, JsonObject } from './types.js';
 import { validateFeature } from './validate.js';
 
-/** Options of the `Flags` facade. */
-export interface FlagsOptions {
-  /** Group predicates for `isEnabled`: `groups.admins(context)` opens the `admins` group gate. */
-  groups?: Record<string, (context: FlagsEvaluationContext) => boolean>;
-  /** Random source in [0, 1) for the percentage-of-time gate; injectable for tests. */
-  random?: () => number;
-}
+/**
+ * Options of the `Flags` facade: the groups, random source and clock `isEnabled` evaluates with
+ * (the same evaluator as the OpenFeature provider).
+ */
+export type FlagsOptions = EvaluateOptions;
 
 /** What `isEnabled` evaluates against: `targetingKey` is the actor id, other fields feed groups and expressions. */
-export interface FlagsEvaluationContext {
-  targetingKey?: string;
-  [property: string]: unknown;
-}
+export type FlagsEvaluationContext = EvaluationInput;
 
 /**
  * A small typed facade over any adapter (audited or not), for people writing app code.
@@ -109,5 +105,21 @@ export class Flags {
   /** Every registered flag with its gates. */
   list(): Promise<Record<string, GateValues>> {
     return this.adapter.getAll();
+  }
+
+  /**
+   * Whether the flag is on for `context`, with Flipper's semantics: boolean, expression, actors
+   * (`targetingKey`), percentage of actors, percentage of time, groups. Reads the adapter on every
+   * call; for hot paths use the OpenFeature provider, which evaluates an in-memory snapshot.
+   *
+   * @example
+   * ```ts
+   * const flags = new Flags(adapter, { groups: { staff: (c) => c.email?.toString().endsWith('@acme.test') === true } });
+   * await flags.isEnabled('checkout', { targetingKey: 'User;42', email: 'ada@acme.test' });
+   * ```
+   */
+  async isEnabled(feature: string, context: FlagsEvaluationContext = {}): Promise<boolean> {
+    const key = validateFeature(feature);
+    return evaluateFlag(key, await this.adapter.get(key), context, this.options).enabled;
   }
 }
