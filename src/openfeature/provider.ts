@@ -12,7 +12,7 @@ import {
   TypeMismatchError,
 } from '@openfeature/server-sdk';
 import { describeInput, FlagTrailError } from '../core/errors.js';
-import { evaluateFlag, type GroupPredicate, isConfiguredOff } from '../core/evaluate/index.js';
+import { type EvaluateOptions, evaluateFlag, isConfiguredOff } from '../core/evaluate/index.js';
 import { cloneGates, gatesEqual } from '../core/gates.js';
 import type { FlagAdapter, FlagState, GateKey, GateValues } from '../core/types.js';
 
@@ -22,7 +22,7 @@ export const DEFAULT_REFRESH_INTERVAL_MS = 10_000;
 /** Options of `FlagTrailProvider`. */
 export interface FlagTrailProviderOptions {
   /** Group predicates by name: `groups.admins(context)` opens the `admins` group gate. */
-  groups?: Readonly<Record<string, GroupPredicate>>;
+  groups?: Readonly<Record<string, (context: EvaluationContext) => boolean>>;
   /**
    * Milliseconds between reloads of every flag from the adapter, which picks up changes made by
    * other processes (another Node service, a Rails app on the same tables). Default 10 000;
@@ -151,6 +151,7 @@ export class FlagTrailProvider implements Provider {
   private readonly adapter: FlagAdapter;
   private readonly options: FlagTrailProviderOptions;
   private readonly refreshIntervalMs: number;
+  private readonly evaluateOptions: EvaluateOptions;
   private snapshot = new Map<string, GateValues>();
   private loaded = false;
   private failing = false;
@@ -165,6 +166,8 @@ export class FlagTrailProvider implements Provider {
     this.options = checkOptions(adapter, options);
     this.adapter = adapter;
     this.refreshIntervalMs = this.options.refreshIntervalMs ?? DEFAULT_REFRESH_INTERVAL_MS;
+    // Group predicates only ever receive the SDK's EvaluationContext from this provider.
+    this.evaluateOptions = this.options as EvaluateOptions;
   }
 
   /** Loads the snapshot of every flag and starts listening for changes. Called by the SDK. */
@@ -257,7 +260,7 @@ export class FlagTrailProvider implements Provider {
         `flag ${describeInput(flagKey)} is a boolean flag; flagtrail flags resolve with getBooleanValue, not as ${type}`,
       );
     }
-    const result = evaluateFlag(flagKey, gates, context, this.options);
+    const result = evaluateFlag(flagKey, gates, context, this.evaluateOptions);
     const details: ResolutionDetails<boolean> =
       result.gate !== null
         ? {
