@@ -11,6 +11,9 @@ export function isUniqueViolation(error: unknown): boolean {
   return prismaCode(error) === 'P2002';
 }
 
+// Raw queries surface a missing table as a generic database error; recognise the drivers' words.
+const MISSING_TABLE = /no such table|relation "[^"]*" does not exist|table '[^']*' doesn't exist/i;
+
 function sqlFile(provider: PrismaProvider): string {
   return provider === 'sqlite' ? 'sqlite.sql' : provider === 'mysql' ? 'mysql.sql' : 'postgresql.sql';
 }
@@ -34,7 +37,7 @@ export function translateError(
     .filter(Boolean)
     .pop();
   let hint = '';
-  if (prisma === 'P2021' || prisma === 'P2022') {
+  if (prisma === 'P2021' || prisma === 'P2022' || MISSING_TABLE.test(first ?? '')) {
     hint = `; create the flagtrail tables with \`prisma migrate\` or prisma/sql/${sqlFile(provider)}`;
   }
   const detail = prisma ? `${prisma}: ${first ?? 'unknown error'}` : (first ?? 'unknown error');

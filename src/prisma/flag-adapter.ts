@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { FlagTrailError } from '../core/errors.js';
 import type {
   AuditStore,
@@ -8,6 +9,7 @@ import type {
   GateValues,
   JsonObject,
   TransactionRunner,
+  TransactionScope,
 } from '../core/types.js';
 import { validateFeature, validateFeatures, validateGate, validateGateValue } from '../core/validate.js';
 import { PrismaAuditStore, type PrismaAuditStoreOptions, storeBinding } from './audit-store.js';
@@ -44,6 +46,8 @@ export interface PrismaFlagAdapterOptions {
   onInvalidRow?: InvalidRowHandler;
   /** Passed to `$transaction` for multi-statement writes and for `failClosed` writes. */
   transactionOptions?: PrismaTransactionOptions;
+  /** How long `lockFeature` waits for another process's lock on MySQL/MariaDB. Default 5000. */
+  lockTimeoutMs?: number;
   /** Options of the store `defaultAuditStore()` returns. */
   auditStore?: Omit<PrismaAuditStoreOptions, 'provider'>;
 }
@@ -55,12 +59,72 @@ interface Shared {
   client: PrismaFlagClient;
   provider: PrismaProvider;
   report: InvalidRowHandler;
-  transactionOptions: PrismaTransactionOptions | undefined;
+  transactionOptions: PrismaTransactionOptions;
+  lockTimeoutMs: number;
   auditStoreOptions: Omit<PrismaAuditStoreOptions, 'provider'>;
   store?: PrismaAuditStore;
 }
 
 const WHO = 'PrismaFlagAdapter';
+
+// MySQL lock names are at most 64 characters: a digest of the feature key keeps any key in range.
+function lockName(feature: string): string {
+  return `flagtrail:${createHash('sha1').update(feature).digest('hex')}`;
+}
+
+async function acquireLock(db: PrismaFlagModels, shared: Shared, feature: string): Promise<void> {
+  switch (shared.provider) {
+    case 'postgresql':
+      // Transaction-scoped: released by COMMIT or ROLLBACK, even if the process dies.
+      await db.$queryRawUnsafe(
+        'SELECT pg_advisory_xact_lock(hashtextextended($1, 0))::text AS locked',
+        `flagtrail:${feature}`,
+      );
+      return;
+    case 'mysql': {
+      const seconds = Math.max(1, Math.ceil(shared.lockTimeoutMs / 1000));
+      const rows = await db.$queryRawUnsafe('SELECT GET_LOCK(?, ?) AS locked', lockName(feature), seconds);
+      const locked = Array.isArray(rows) ? (rows[0] as { locked?: unknown } | undefined)?.locked : undefined;
+      if (locked === null || locked === undefined || Number(locked) !== 1) {
+        throw new FlagTrailError(
+          'ADAPTER_ERROR',
+          `prisma adapter: could not lock feature ${JSON.stringify(feature)} within ${seconds}s (another process holds it)`,
+        );
+      }
+      return;
+    }
+    default:
+      // CockroachDB has no advisory locks and serializes conflicting transactions itself; SQLite
+      // allows one writer, and the driver adapter runs one transaction at a time.
+      return;
+  }
+}
+
+// Errors from opening or committing a transaction are the driver's; errors from inside it are
+// already FlagTrailErrors and pass through translateError unchanged.
+async function translating<T>(what: string, shared: Shared, fn: () => Promise<T>): Promise<T> {
+  try {
+    return await fn();
+  } catch (error) {
+    throw translateError(error, 'ADAPTER_ERROR', what, shared.provider);
+  }
+}
+
+async function releaseLocks(
+  db: PrismaFlagModels,
+  shared: Shared,
+  features: readonly string[],
+): Promise<void> {
+  if (shared.provider !== 'mysql') return;
+  // GET_LOCK belongs to the connection, not the transaction: give it back before the
+  // connection returns to the pool.
+  for (const feature of features) {
+    await db.$queryRawUnsafe('SELECT RELEASE_LOCK(?) AS released', lockName(feature)).then(
+      () => undefined,
+      () => undefined,
+    );
+  }
+}
 
 /** What inserting into one table takes: the model delegate's two create calls. */
 export interface InsertDelegate<D> {
@@ -123,7 +187,9 @@ export class PrismaFlagAdapter implements FlagAdapter {
       client: prisma,
       provider: resolveProvider(prisma, options.provider, WHO),
       report: options.onInvalidRow ?? warnOnce(),
-      transactionOptions: options.transactionOptions,
+      // The lock wait happens inside the transaction: give it room beyond Prisma's 5 s default.
+      transactionOptions: { maxWait: 5_000, timeout: 15_000, ...options.transactionOptions },
+      lockTimeoutMs: options.lockTimeoutMs ?? 5_000,
       auditStoreOptions: options.auditStore ?? {},
     };
     this.#db = prisma;
@@ -355,11 +421,51 @@ export class PrismaFlagAdapter implements FlagAdapter {
     const binding = storeBinding(store);
     if (binding === undefined || binding.client !== this.#shared.client) return undefined;
     const shared = this.#shared;
-    return <T>(fn: (scope: { adapter: FlagAdapter; store: AuditStore }) => Promise<T>): Promise<T> =>
-      shared.client.$transaction(
-        (tx) => fn({ adapter: boundAdapter(this.name, shared, tx), store: binding.bind(tx) }),
-        shared.transactionOptions,
+    const what = `prisma adapter: transaction with the audit store`;
+    return <T>(fn: (scope: TransactionScope) => Promise<T>): Promise<T> =>
+      translating(what, shared, () =>
+        shared.client.$transaction(async (tx) => {
+          const held: string[] = [];
+          const scope: TransactionScope = {
+            adapter: boundAdapter(this.name, shared, tx),
+            store: binding.bind(tx),
+            lockFeature: async (feature) => {
+              const key = validateFeature(feature);
+              await this.#run(`lock ${JSON.stringify(key)}`, () => acquireLock(tx, shared, key));
+              held.push(key);
+            },
+          };
+          try {
+            return await fn(scope);
+          } finally {
+            await releaseLocks(tx, shared, held);
+          }
+        }, shared.transactionOptions),
       );
+  }
+
+  /**
+   * Runs `fn` inside a transaction that holds a lock on `feature` every process sharing these
+   * tables respects: `pg_advisory_xact_lock` on PostgreSQL, `GET_LOCK` on MySQL/MariaDB. On
+   * SQLite the database admits one writer at a time and the transaction itself serializes.
+   */
+  async lockFeature<T>(feature: string, fn: (adapter: FlagAdapter) => Promise<T>): Promise<T> {
+    const key = validateFeature(feature);
+    if (this.#inTransaction) {
+      await this.#run(`lock ${JSON.stringify(key)}`, () => acquireLock(this.#db, this.#shared, key));
+      return fn(this);
+    }
+    const shared = this.#shared;
+    return translating(`prisma adapter: lock ${JSON.stringify(key)}`, shared, () =>
+      shared.client.$transaction(async (tx) => {
+        await acquireLock(tx, shared, key);
+        try {
+          return await fn(boundAdapter(this.name, shared, tx));
+        } finally {
+          await releaseLocks(tx, shared, [key]);
+        }
+      }, shared.transactionOptions),
+    );
   }
 
   async #run<T>(what: string, fn: () => Promise<T>): Promise<T> {

@@ -24,6 +24,14 @@ export interface TestPrismaClient extends PrismaFlagTrailClient {
   $queryRawUnsafe(query: string, ...values: unknown[]): Promise<unknown>;
 }
 
+/** Options of `PrismaTestDatabase.newClient`. */
+export interface NewClientOptions {
+  /** Receives the SQL text of every query the client sends. */
+  onQuery?: (sql: string) => void;
+  /** Connect to this TCP port on 127.0.0.1 instead of the service's (e.g. a proxy); not for SQLite. */
+  port?: number;
+}
+
 /** One fresh database and a client on it. */
 export interface PrismaTestDatabase {
   provider: TestProvider;
@@ -33,7 +41,7 @@ export interface PrismaTestDatabase {
   database: string;
   prisma: TestPrismaClient;
   /** Another client on the same database (own connections), e.g. to play a second process. */
-  newClient(): Promise<TestPrismaClient>;
+  newClient(options?: NewClientOptions): Promise<TestPrismaClient>;
   /** Runs SQL on the database outside Prisma, through the driver; returns the rows. */
   sql(query: string, params?: unknown[]): Promise<Record<string, unknown>[]>;
   /** Closes every client and deletes the database. */
@@ -48,7 +56,34 @@ const HOW_TO_START: Record<Exclude<TestProvider, 'sqlite'>, string> = {
   mysql: `MariaDB is not reachable at ${MARIADB_URL}. Start it with: start-stop-daemon --start --oknodo --background --exec /usr/sbin/mariadbd (or set FLAGTRAIL_TEST_MARIADB_URL)`,
 };
 
-type ClientModule = { PrismaClient: new (options: { adapter: unknown }) => TestPrismaClient };
+type ClientModule = {
+  PrismaClient: new (options: {
+    adapter: unknown;
+    log?: { emit: 'event'; level: 'query' }[];
+  }) => TestPrismaClient & {
+    $on(event: 'query', listener: (e: { query: string }) => void): void;
+  };
+};
+
+function makeClient(
+  module: ClientModule,
+  adapter: unknown,
+  options: NewClientOptions | undefined,
+): TestPrismaClient {
+  if (!options?.onQuery) return new module.PrismaClient({ adapter });
+  const client = new module.PrismaClient({ adapter, log: [{ emit: 'event', level: 'query' }] });
+  const onQuery = options.onQuery;
+  client.$on('query', (e) => onQuery(e.query));
+  return client;
+}
+
+function viaPort(url: string, port: number | undefined): string {
+  if (port === undefined) return url;
+  const u = new URL(url);
+  u.hostname = '127.0.0.1';
+  u.port = String(port);
+  return u.toString();
+}
 
 const modules = new Map<TestProvider, Promise<ClientModule>>();
 
@@ -94,8 +129,8 @@ async function sqliteDatabase(module: ClientModule): Promise<PrismaTestDatabase>
   const admin = createClient({ url });
   for (const statement of await schemaStatements('sqlite')) await admin.execute(statement);
   const clients: TestPrismaClient[] = [];
-  const newClient = async () => {
-    const client = new module.PrismaClient({ adapter: new PrismaLibSql({ url }) });
+  const newClient = async (options?: NewClientOptions) => {
+    const client = makeClient(module, new PrismaLibSql({ url }), options);
     clients.push(client);
     return client;
   };
@@ -131,8 +166,12 @@ async function postgresDatabase(module: ClientModule): Promise<PrismaTestDatabas
   await direct.connect();
   for (const statement of await schemaStatements('postgresql')) await direct.query(statement);
   const clients: TestPrismaClient[] = [];
-  const newClient = async () => {
-    const client = new module.PrismaClient({ adapter: new PrismaPg({ connectionString: url }) });
+  const newClient = async (options?: NewClientOptions) => {
+    const client = makeClient(
+      module,
+      new PrismaPg({ connectionString: viaPort(url, options?.port) }),
+      options,
+    );
     clients.push(client);
     return client;
   };
@@ -154,7 +193,7 @@ async function postgresDatabase(module: ClientModule): Promise<PrismaTestDatabas
   };
 }
 
-function mariadbAdapter(url: string): PrismaMariaDb {
+function mariadbAdapter(url: string, failFast = false): PrismaMariaDb {
   const u = new URL(url);
   return new PrismaMariaDb({
     host: u.hostname,
@@ -163,6 +202,8 @@ function mariadbAdapter(url: string): PrismaMariaDb {
     password: decodeURIComponent(u.password),
     database: u.pathname.slice(1),
     connectionLimit: 4,
+    // Behind a proxy a test cuts on purpose, give up in 2 s instead of the pool's 10 s default.
+    ...(failFast ? { acquireTimeout: 2_000, connectTimeout: 2_000 } : {}),
   });
 }
 
@@ -182,8 +223,12 @@ async function mariadbDatabase(module: ClientModule): Promise<PrismaTestDatabase
   const direct = new module.PrismaClient({ adapter: mariadbAdapter(url) });
   for (const statement of await schemaStatements('mysql')) await direct.$executeRawUnsafe(statement);
   const clients: TestPrismaClient[] = [];
-  const newClient = async () => {
-    const client = new module.PrismaClient({ adapter: mariadbAdapter(url) });
+  const newClient = async (options?: NewClientOptions) => {
+    const client = makeClient(
+      module,
+      mariadbAdapter(viaPort(url, options?.port), options?.port !== undefined),
+      options,
+    );
     clients.push(client);
     return client;
   };

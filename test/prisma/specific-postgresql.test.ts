@@ -1,0 +1,3 @@
+import { prismaBackendTests } from './specific.js';
+
+prismaBackendTests('postgresql');
