@@ -9,7 +9,7 @@ import type { AttributionReport } from './harness.js';
 const run = promisify(execFile);
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const fixture = path.join(root, 'test/http/fixtures/dist-attribution.ts');
-const REQUESTS = 2_000;
+const REQUESTS = 1_500;
 
 const needed = ['index', 'memory/index', 'express/index', 'koa/index', 'fastify/index'].flatMap((name) => [
   `dist/${name}.js`,
@@ -31,7 +31,11 @@ describe('attribution through the built package', () => {
       const { stdout } = await run(process.execPath, ['--import', 'tsx', fixture, mode, String(REQUESTS)], {
         cwd: root,
         maxBuffer: 1 << 20,
-        env: { ...process.env, NODE_ENV: 'test' },
+        env: {
+          ...process.env,
+          NODE_ENV: 'test',
+          TSX_TSCONFIG_PATH: path.join(root, 'test/http/fixtures/tsconfig.json'),
+        },
       });
       const { reports } = JSON.parse(stdout.trim().split('\n').at(-1)!) as { reports: AttributionReport[] };
       expect(reports.map((r) => r.framework)).toEqual(['express', 'koa', 'fastify']);
