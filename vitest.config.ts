@@ -15,7 +15,7 @@ export default defineConfig({
     include: ['src/**/*.test.ts', 'test/**/*.test.ts'],
     // Backends start once per run (FerretDB, database checks); each test file still gets its own
     // schema, database or collection set.
-    globalSetup: ['test/setup/mongodb.ts'],
+    globalSetup: ['test/setup/mongodb.ts', 'test/support/prisma-global-setup.ts'],
     testTimeout: 60_000,
     hookTimeout: 120_000,
     pool: 'forks',
