@@ -157,14 +157,26 @@ function table(headers: string[], rows: string[][]): string {
   return [line(headers), line(widths.map((w) => '-'.repeat(w))), ...rows.map(line)].join('\n');
 }
 
+/** The gates that are not at their default, e.g. `groups: staff; percentageOfActors: 25`. */
+function openGates(gates: Record<string, unknown>): string {
+  const parts: string[] = [];
+  for (const [gate, value] of Object.entries(gates)) {
+    if (value === false || value === 0 || value === null) continue;
+    if (Array.isArray(value)) {
+      if (value.length > 0) parts.push(`${gate}: ${value.join(', ')}`);
+    } else parts.push(value === true ? gate : `${gate}: ${JSON.stringify(value)}`);
+  }
+  return parts.join('; ') || '-';
+}
+
 async function printState(base: string): Promise<void> {
   const { json } = await call(base, 'GET', '/api/flags');
   const flags = json.flags as Array<{ feature: string; state: string; gates: Record<string, unknown> }>;
   console.log('\nFlags now:');
   console.log(
     table(
-      ['flag', 'state', 'gates'],
-      flags.map((f) => [f.feature, f.state, JSON.stringify(f.gates)]),
+      ['flag', 'state', 'open gates'],
+      flags.map((f) => [f.feature, f.state, openGates(f.gates)]),
     ),
   );
 

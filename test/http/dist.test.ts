@@ -52,6 +52,6 @@ describe('attribution through the built package', () => {
           entries: REQUESTS / 2,
         });
       }
-    });
+    }, 120_000);
   }
 });
