@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import { FlagTrailError } from '../core/errors.js';
+import { cloneGates } from '../core/gates.js';
 import type {
   AuditStore,
   FlagAdapter,
@@ -159,6 +160,7 @@ export class PrismaFlagAdapter implements FlagAdapter {
   readonly #db: PrismaFlagModels;
   // Inside a transaction the adapter runs on the transaction client and opens none of its own.
   readonly #inTransaction: boolean;
+  #batch: Map<string, Promise<FlagState>> | undefined;
 
   constructor(prisma: PrismaFlagClient, options: PrismaFlagAdapterOptions = {}) {
     const binding = BINDINGS.get(options);
@@ -214,19 +216,17 @@ export class PrismaFlagAdapter implements FlagAdapter {
   }
 
   async exists(feature: string): Promise<boolean> {
-    const key = validateFeature(feature);
-    return this.#run(`check feature ${JSON.stringify(key)}`, async () => {
-      const row = await this.#db.flipperFeature.findUnique({ where: { key }, select: { key: true } });
-      return row !== null && row !== undefined;
-    });
+    return (await this.#sharedState(validateFeature(feature))).exists;
   }
 
   async add(feature: string): Promise<void> {
+    this.#batch = undefined;
     const key = validateFeature(feature);
     await this.#run(`add ${JSON.stringify(key)}`, () => this.#insertFeature(this.#db, key, new Date()));
   }
 
   async remove(feature: string): Promise<void> {
+    this.#batch = undefined;
     const key = validateFeature(feature);
     await this.#run(`remove ${JSON.stringify(key)}`, () =>
       this.#transact(async (db) => {
@@ -237,6 +237,7 @@ export class PrismaFlagAdapter implements FlagAdapter {
   }
 
   async clear(feature: string): Promise<void> {
+    this.#batch = undefined;
     const key = validateFeature(feature);
     await this.#run(`clear ${JSON.stringify(key)}`, async () => {
       await this.#db.flipperGate.deleteMany({ where: { featureKey: key } });
@@ -244,14 +245,7 @@ export class PrismaFlagAdapter implements FlagAdapter {
   }
 
   async get(feature: string): Promise<GateValues> {
-    const key = validateFeature(feature);
-    return this.#run(`get ${JSON.stringify(key)}`, async () => {
-      const rows = await this.#db.flipperGate.findMany({
-        where: { featureKey: key },
-        select: { key: true, value: true },
-      });
-      return gatesFromRows(key, toGateRows(rows), this.#shared.report);
-    });
+    return cloneGates((await this.#sharedState(validateFeature(feature))).gates);
   }
 
   /**
@@ -259,7 +253,32 @@ export class PrismaFlagAdapter implements FlagAdapter {
    * and after each write.
    */
   async state(feature: string): Promise<FlagState> {
-    const key = validateFeature(feature);
+    const { exists, gates } = await this.#sharedState(validateFeature(feature));
+    return { exists, gates: cloneGates(gates) };
+  }
+
+  // `exists(f)` and `get(f)` asked in the same tick (the audit trail's state read does exactly
+  // that) share one query, which also makes the pair a consistent snapshot. Any write drops the
+  // batch, so a read issued after a write never sees state from before it.
+  #sharedState(key: string): Promise<FlagState> {
+    let batch = this.#batch;
+    if (batch === undefined) {
+      const fresh = new Map<string, Promise<FlagState>>();
+      batch = fresh;
+      this.#batch = fresh;
+      queueMicrotask(() => {
+        if (this.#batch === fresh) this.#batch = undefined;
+      });
+    }
+    let read = batch.get(key);
+    if (read === undefined) {
+      read = this.#readState(key);
+      batch.set(key, read);
+    }
+    return read;
+  }
+
+  #readState(key: string): Promise<FlagState> {
     return this.#run(`read state of ${JSON.stringify(key)}`, async () => {
       const numbered = placeholder(this.#shared.provider, 1) === '$1';
       // A gate key is never NULL, so the NULL row can only be the feature's own row.
@@ -339,6 +358,7 @@ export class PrismaFlagAdapter implements FlagAdapter {
   }
 
   async enable(feature: string, gate: GateKey, value: GateValue): Promise<void> {
+    this.#batch = undefined;
     const key = validateFeature(feature);
     const g = validateGate(gate);
     const v = validateGateValue('enable', g, value);
@@ -370,6 +390,7 @@ export class PrismaFlagAdapter implements FlagAdapter {
   }
 
   async disable(feature: string, gate: GateKey, value: GateValue): Promise<void> {
+    this.#batch = undefined;
     const key = validateFeature(feature);
     const g = validateGate(gate);
     const v = validateGateValue('disable', g, value);

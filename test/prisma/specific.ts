@@ -175,6 +175,25 @@ export function prismaBackendTests(provider: TestProvider): void {
         expect(await adapter.state('none')).toEqual({ exists: false, gates: defaultGates() });
       });
 
+      it("answers the trail's exists + get pair with one query, and never from before a write", async () => {
+        const sqlSeen: string[] = [];
+        const counted = new PrismaFlagAdapter(await db.newClient({ onQuery: (sql) => sqlSeen.push(sql) }));
+        await counted.enable('pair', 'actors', '1');
+        sqlSeen.length = 0;
+        const [exists, gates] = await Promise.all([counted.exists('pair'), counted.get('pair')]);
+        expect(exists).toBe(true);
+        expect(gates.actors).toEqual(['1']);
+        expect(sqlSeen.filter((q) => /flipper_/i.test(q))).toHaveLength(1);
+        // A read asked after a write was issued does not join the batch of a read asked before it.
+        sqlSeen.length = 0;
+        const before = counted.get('pair');
+        const write = counted.enable('pair', 'actors', '2');
+        const after = counted.get('pair');
+        await Promise.all([before, write, after]);
+        expect(sqlSeen.filter((q) => /union all/i.test(q))).toHaveLength(2);
+        expect((await counted.get('pair')).actors).toEqual(['1', '2']);
+      });
+
       it('ignores unknown gate rows and reads unparseable values as defaults, reporting them', async () => {
         const reported: InvalidGateRow[] = [];
         const reading = new PrismaFlagAdapter(db.prisma, { onInvalidRow: (row) => reported.push(row) });
