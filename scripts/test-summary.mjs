@@ -14,7 +14,8 @@ const files = report.testResults ?? [];
 const brokenFiles = files.filter(
   (f) => f.status === 'failed' && !(f.assertionResults ?? []).some((a) => a.status === 'failed'),
 );
-for (const f of brokenFiles) console.error(`test file failed outside its tests: ${f.name}\n${f.message ?? ''}`);
+for (const f of brokenFiles)
+  console.error(`test file failed outside its tests: ${f.name}\n${f.message ?? ''}`);
 const passed = report.numPassedTests ?? 0;
 const failed = (report.numFailedTests ?? 0) + brokenFiles.length;
 const skipped = (report.numPendingTests ?? 0) + (report.numTodoTests ?? 0);

@@ -22,5 +22,7 @@ console.log(`${trail.length} changes to "checkout", newest first:\n`);
 for (const entry of trail) {
   const who = entry.actor.label ?? entry.actor.id;
   const why = entry.context.reason ? `  (${entry.context.reason})` : '';
-  console.log(`${entry.createdAt.toISOString()}  ${who.padEnd(6)}  ${describeChange(entry).join(', ')}${why}`);
+  console.log(
+    `${entry.createdAt.toISOString()}  ${who.padEnd(6)}  ${describeChange(entry).join(', ')}${why}`,
+  );
 }
