@@ -318,6 +318,37 @@ describe('withAuditTrail: store inference and options', () => {
 });
 
 describe('withAuditTrail: history and subscribe', () => {
+  it('refuses what a store returns when it is not a list of entries (MALFORMED_ENTRY)', async () => {
+    const good = new MemoryAuditStore();
+    const broken: unknown[] = [
+      'nope',
+      [null],
+      [{ id: 'x' }],
+      [
+        {
+          ...(await (async () => {
+            const { audited, store } = setup();
+            await audited.add('f');
+            return (await all(store))[0]!;
+          })()),
+          createdAt: 'yesterday',
+        },
+      ],
+    ];
+    for (const result of broken) {
+      const store: AuditStore = {
+        name: 'weird',
+        record: (e) => good.record(e),
+        query: async () => result as AuditEntry[],
+      };
+      const audited = withAuditTrail(new MemoryFlagAdapter(), { store });
+      await expect(audited.history()).rejects.toMatchObject({
+        name: 'FlagTrailError',
+        code: 'MALFORMED_ENTRY',
+      });
+    }
+  });
+
   it('queries the store newest first with filters', async () => {
     const { audited } = setup();
     await withActor(ada, () => audited.enable('a', 'actors', '1'));
@@ -498,6 +529,42 @@ describe('withAuditTrail: retry outbox (fake timers)', () => {
     store.mode = 'ok';
     await audited.add('b');
     expect(store.inner.size).toBe(1);
+  });
+
+  it('drops a poison entry the store keeps refusing while it records others, after probing the next one', async () => {
+    vi.useFakeTimers();
+    const { store, audited, onDrop } = retrying();
+    store.mode = 'fail';
+    await audited.add('poison');
+    await audited.add('fine-1');
+    await audited.add('fine-2');
+    const poisonId = audited.pendingEntries()[0]!.id;
+    store.mode = 'ok';
+    // The store is back but refuses one entry with an error it does not mark as permanent.
+    const record = store.record.bind(store);
+    store.record = async (entry) => {
+      if (entry.id === poisonId) throw new Error('document too large');
+      return record(entry);
+    };
+    await vi.advanceTimersByTimeAsync(5000);
+    expect(audited.pendingEntries()).toEqual([]);
+    expect((await all(store)).map((e) => e.feature)).toEqual(['fine-1', 'fine-2']);
+    expect(onDrop).toHaveBeenCalledTimes(1);
+    expect(onDrop.mock.calls[0]![0].message).toMatch(/keeps refusing entry .* while it records others/);
+    expect(onDrop.mock.calls[0]![1].id).toBe(poisonId);
+  });
+
+  it('does not drop the head when the probe shows the store is simply down', async () => {
+    vi.useFakeTimers();
+    const { store, audited, onDrop } = retrying();
+    store.mode = 'fail';
+    await audited.add('a');
+    await audited.add('b');
+    await vi.advanceTimersByTimeAsync(10_000);
+    expect(onDrop).not.toHaveBeenCalled();
+    store.mode = 'ok';
+    await vi.advanceTimersByTimeAsync(1000);
+    expect((await all(store)).map((e) => e.feature)).toEqual(['a', 'b']);
   });
 
   it('a hung record times out (AUDIT_TIMEOUT), is retried, and is stored once when the late call lands too', async () => {

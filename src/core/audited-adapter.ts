@@ -26,6 +26,7 @@ import type {
   Operation,
   TransactionRunner,
 } from './types.js';
+import { OPERATIONS } from './types.js';
 import {
   validateActor,
   validateFeature,
@@ -250,7 +251,24 @@ export class AuditedAdapter implements FlagAdapter {
    */
   async history(query: HistoryQuery = {}): Promise<AuditEntry[]> {
     const normalized = validateHistoryQuery(query);
-    return this.store.query({ ...query, limit: normalized.limit });
+    const entries: unknown = await this.store.query({ ...query, limit: normalized.limit });
+    // A custom store (or a damaged row) must not hand callers something that only looks like entries.
+    if (!Array.isArray(entries)) {
+      throw new FlagTrailError(
+        'MALFORMED_ENTRY',
+        `audit store "${this.store.name}" returned ${describeInput(entries)} from query, not a list of entries`,
+      );
+    }
+    entries.forEach((entry, i) => {
+      const problem = entryProblem(entry);
+      if (problem !== undefined) {
+        throw new FlagTrailError(
+          'MALFORMED_ENTRY',
+          `audit store "${this.store.name}" returned a malformed entry at position ${i}: ${problem}`,
+        );
+      }
+    });
+    return entries as AuditEntry[];
   }
 
   /**
@@ -493,6 +511,41 @@ export class AuditedAdapter implements FlagAdapter {
     });
     return run;
   }
+}
+
+function isObject(value: unknown): value is Record<string, unknown> {
+  return value !== null && typeof value === 'object' && !Array.isArray(value);
+}
+
+function stateProblem(state: unknown): string | undefined {
+  if (!isObject(state) || typeof state.exists !== 'boolean' || !isObject(state.gates))
+    return 'not a flag state';
+  const g = state.gates;
+  if (typeof g.boolean !== 'boolean' || !Array.isArray(g.actors) || !Array.isArray(g.groups))
+    return 'bad gates';
+  if (typeof g.percentageOfActors !== 'number' || typeof g.percentageOfTime !== 'number')
+    return 'bad percentages';
+  return undefined;
+}
+
+/** Why `value` is not an `AuditEntry`, or undefined when its shape is right. */
+function entryProblem(value: unknown): string | undefined {
+  if (!isObject(value)) return `got ${describeInput(value)}`;
+  if (typeof value.id !== 'string' || value.id.length === 0) return 'id is not a string';
+  if (typeof value.feature !== 'string') return 'feature is not a string';
+  if (!(OPERATIONS as readonly unknown[]).includes(value.operation)) {
+    return `unknown operation ${describeInput(value.operation)}`;
+  }
+  if (!(value.createdAt instanceof Date) || Number.isNaN(value.createdAt.getTime())) {
+    return 'createdAt is not a valid Date';
+  }
+  if (!isObject(value.actor) || typeof value.actor.id !== 'string') return 'actor has no id';
+  if (!Array.isArray(value.changes)) return 'changes is not a list';
+  const before = stateProblem(value.before);
+  if (before) return `before: ${before}`;
+  const after = stateProblem(value.after);
+  if (after) return `after: ${after}`;
+  return undefined;
 }
 
 function resolveTimeout(value: unknown): number {

@@ -3,6 +3,11 @@ import type { AuditStore, FlagAdapter, GateKey, GateValue, GateValues, JsonObjec
 import { validateFeature, validateFeatures, validateGate, validateGateValue } from '../core/validate.js';
 import { MemoryAuditStore } from './memory-audit-store.js';
 
+// `result[key] = v` with key "__proto__" would replace the result's prototype instead of adding a flag.
+function setOwn(result: Record<string, GateValues>, key: string, value: GateValues): void {
+  Object.defineProperty(result, key, { value, enumerable: true, writable: true, configurable: true });
+}
+
 /** Options of `MemoryFlagAdapter`. */
 export interface MemoryFlagAdapterOptions {
   /** The store `withAuditTrail` infers. Default: a new `MemoryAuditStore` per adapter. */
@@ -58,14 +63,14 @@ export class MemoryFlagAdapter implements FlagAdapter {
     const result: Record<string, GateValues> = {};
     for (const key of validateFeatures(features)) {
       const gates = this.flags.get(key);
-      result[key] = gates ? cloneGates(gates) : defaultGates();
+      setOwn(result, key, gates ? cloneGates(gates) : defaultGates());
     }
     return result;
   }
 
   async getAll(): Promise<Record<string, GateValues>> {
     const result: Record<string, GateValues> = {};
-    for (const [key, gates] of this.flags) result[key] = cloneGates(gates);
+    for (const [key, gates] of this.flags) setOwn(result, key, cloneGates(gates));
     return result;
   }
 

@@ -131,6 +131,9 @@ export function backoffDelay(
   return exp / 2 + (exp / 2) * random();
 }
 
+// Failed attempts on one head entry before checking whether the store refuses only that entry.
+const POISON_PROBE_AFTER = 3;
+
 /** What `close()` reports. */
 export interface CloseResult {
   /** Entries still waiting when the deadline passed: kept in the spool, or dropped without one. */
@@ -277,6 +280,13 @@ export class Outbox {
             continue;
           }
           this.attempts += 1;
+          if (
+            this.attempts >= POISON_PROBE_AFTER &&
+            this.queue.length > 1 &&
+            (await this.probePoison(head))
+          ) {
+            continue;
+          }
           if (!this.closed && this.timer === undefined) this.schedule();
           return;
         }
@@ -287,6 +297,40 @@ export class Outbox {
       this.draining = false;
       if (this.queue.length === 0) this.idle();
     }
+  }
+
+  /**
+   * The head keeps failing: is the store down, or does it refuse this one entry (too large for a
+   * document, a value its column cannot hold)? Tries the next entry; if the store takes it, the
+   * head gets one more immediate attempt and is dropped to `onDrop` if that fails too, so one
+   * poison entry cannot hold every later entry hostage. Returns false when the store is down.
+   */
+  private async probePoison(head: AuditEntry): Promise<boolean> {
+    const second = this.queue[1]!;
+    try {
+      await recordWithin(this.store, second, this.timeoutMs);
+    } catch {
+      return false;
+    }
+    try {
+      await recordWithin(this.store, head, this.timeoutMs);
+      this.shift();
+    } catch (error) {
+      this.shift();
+      const failure = error as FlagTrailError;
+      this.drop(
+        new FlagTrailError(
+          'AUDIT_FAILED',
+          `audit store "${this.store.name}" keeps refusing entry ${head.id} while it records others: ${failure.message}`,
+          { cause: failure },
+        ),
+        head,
+      );
+    }
+    // The second entry is recorded: it is the head now.
+    if (this.queue[0] === second) this.shift();
+    this.attempts = 0;
+    return true;
   }
 
   private shift(): void {
