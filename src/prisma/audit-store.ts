@@ -23,6 +23,7 @@ import {
   type PrismaProvider,
   requireModels,
   resolveProvider,
+  skippingDuplicates,
   supportsSkipDuplicates,
 } from './client.js';
 import { isUniqueViolation, translateError } from './errors.js';
@@ -94,7 +95,7 @@ export class PrismaAuditStore implements AuditStore {
       if (supportsSkipDuplicates(this.#provider)) {
         // Idempotent on id without an error: on PostgreSQL a failed insert would also abort the
         // transaction a fail-closed write runs in.
-        await this.#db.flagtrailAuditEntry.createMany({ data: [data], skipDuplicates: true });
+        await this.#db.flagtrailAuditEntry.createMany(skippingDuplicates([data]));
         return;
       }
       try {

@@ -58,7 +58,7 @@ export interface FlipperFeatureDelegate {
   findMany(args: { select: { key: true } }): PromiseLike<unknown>;
   findUnique(args: { where: { key: string }; select: { key: true } }): PromiseLike<unknown>;
   create(args: { data: FlipperFeatureData; select: { id: true } }): PromiseLike<unknown>;
-  createMany(args: { data: FlipperFeatureData[]; skipDuplicates?: boolean }): PromiseLike<unknown>;
+  createMany(args: { data: FlipperFeatureData[] }): PromiseLike<unknown>;
   deleteMany(args: { where: { key: string } }): PromiseLike<unknown>;
 }
 
@@ -69,7 +69,7 @@ export interface FlipperGateDelegate {
     select: { featureKey?: true; key: true; value: true };
   }): PromiseLike<unknown>;
   create(args: { data: FlipperGateData; select: { id: true } }): PromiseLike<unknown>;
-  createMany(args: { data: FlipperGateData[]; skipDuplicates?: boolean }): PromiseLike<unknown>;
+  createMany(args: { data: FlipperGateData[] }): PromiseLike<unknown>;
   deleteMany(args: { where: { featureKey: string; key?: string; value?: string } }): PromiseLike<unknown>;
 }
 
@@ -81,7 +81,7 @@ export interface FlagtrailAuditEntryDelegate {
     take: number;
   }): PromiseLike<unknown>;
   create(args: { data: FlagtrailAuditEntryData; select: { id: true } }): PromiseLike<unknown>;
-  createMany(args: { data: FlagtrailAuditEntryData[]; skipDuplicates?: boolean }): PromiseLike<unknown>;
+  createMany(args: { data: FlagtrailAuditEntryData[] }): PromiseLike<unknown>;
 }
 
 /** What a Prisma client offers inside an interactive transaction (the `tx` of `$transaction`). */
@@ -180,6 +180,16 @@ export function resolveProvider(client: object, option: unknown, who: string): P
     );
   }
   return candidate as PrismaProvider;
+}
+
+/**
+ * `createMany` args that skip rows violating a unique index. The structural delegate types
+ * declare `createMany({ data })` only, because SQLite clients have no `skipDuplicates`; callers
+ * pass this object (not a literal) where the provider supports it.
+ */
+export function skippingDuplicates<D>(data: D[]): { data: D[] } {
+  const args = { data, skipDuplicates: true };
+  return args;
 }
 
 /** True when `createMany({ skipDuplicates: true })` exists for the provider (not on SQLite). */

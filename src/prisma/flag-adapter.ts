@@ -22,6 +22,7 @@ import {
   placeholder,
   requireModels,
   resolveProvider,
+  skippingDuplicates,
   supportsSkipDuplicates,
 } from './client.js';
 import { isUniqueViolation, translateError } from './errors.js';
@@ -130,7 +131,7 @@ async function releaseLocks(
 /** What inserting into one table takes: the model delegate's two create calls. */
 export interface InsertDelegate<D> {
   create(args: { data: D; select: { id: true } }): PromiseLike<unknown>;
-  createMany(args: { data: D[]; skipDuplicates?: boolean }): PromiseLike<unknown>;
+  createMany(args: { data: D[] }): PromiseLike<unknown>;
 }
 
 // How `transactionWith` builds an adapter on a transaction client: the options object passed to
@@ -536,7 +537,7 @@ export class PrismaFlagAdapter implements FlagAdapter {
   // on PostgreSQL a failed insert would abort the surrounding transaction.
   async #insertIgnoringDuplicate<D>(delegate: InsertDelegate<D>, data: D): Promise<void> {
     if (supportsSkipDuplicates(this.#shared.provider)) {
-      await delegate.createMany({ data: [data], skipDuplicates: true });
+      await delegate.createMany(skippingDuplicates([data]));
       return;
     }
     try {
