@@ -55,6 +55,7 @@ it('a generated PrismaClient of every provider is a PrismaFlagTrailClient; one w
     expect(result.output).toBe('');
     expect(result.ok).toBe(true);
   } finally {
+    // KEEP_TYPECHECK=1 leaves the file and tsconfig behind to run tsc on them by hand.
     if (process.env.KEEP_TYPECHECK === undefined) await rm(dir, { recursive: true, force: true });
   }
 }, 120_000);
