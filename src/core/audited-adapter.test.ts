@@ -546,9 +546,15 @@ describe('withAuditTrail: retry outbox (fake timers)', () => {
       if (entry.id === poisonId) throw new Error('document too large');
       return record(entry);
     };
-    await vi.advanceTimersByTimeAsync(5000);
+    // Later entries go through while the poison entry is retried (max delay 1 s)...
+    await vi.advanceTimersByTimeAsync(2000);
+    expect(audited.pendingEntries().map((e) => e.feature)).toEqual(['poison']);
+    expect(onDrop).not.toHaveBeenCalled();
+    // ...and it is dropped only after failing 8 times in a row while 3 other entries went through.
+    await audited.add('fine-3');
+    await vi.advanceTimersByTimeAsync(10_000);
     expect(audited.pendingEntries()).toEqual([]);
-    expect((await all(store)).map((e) => e.feature)).toEqual(['fine-1', 'fine-2']);
+    expect((await all(store)).map((e) => e.feature)).toEqual(['fine-1', 'fine-2', 'fine-3']);
     expect(onDrop).toHaveBeenCalledTimes(1);
     expect(onDrop.mock.calls[0]![0].message).toMatch(/keeps refusing entry .* while it records others/);
     expect(onDrop.mock.calls[0]![1].id).toBe(poisonId);

@@ -131,8 +131,11 @@ export function backoffDelay(
   return exp / 2 + (exp / 2) * random();
 }
 
-// Failed attempts on one head entry before checking whether the store refuses only that entry.
+// Failed attempts on one head entry before later entries are tried past it.
 const POISON_PROBE_AFTER = 3;
+// Consecutive failures of the head, and later entries recorded meanwhile, before it is dropped.
+const POISON_DROP_AFTER = 8;
+const POISON_PROBES = 3;
 
 /** What `close()` reports. */
 export interface CloseResult {
@@ -157,6 +160,8 @@ export class Outbox {
   private closed = false;
   private idleWaiters: Array<() => void> = [];
   private recordedSinceCompaction = 0;
+  private headFailures = 0;
+  private probeSuccesses = 0;
 
   constructor(
     private readonly store: AuditStore,
@@ -280,13 +285,20 @@ export class Outbox {
             continue;
           }
           this.attempts += 1;
-          if (
-            this.attempts >= POISON_PROBE_AFTER &&
-            this.queue.length > 1 &&
-            (await this.probePoison(head))
-          ) {
+          this.headFailures += 1;
+          if (this.headFailures >= POISON_DROP_AFTER && this.probeSuccesses >= POISON_PROBES) {
+            this.shift();
+            this.drop(
+              new FlagTrailError(
+                'AUDIT_FAILED',
+                `audit store "${this.store.name}" keeps refusing entry ${head.id} while it records others: ${failure.message}`,
+                { cause: failure },
+              ),
+              head,
+            );
             continue;
           }
+          if (this.headFailures >= POISON_PROBE_AFTER && this.queue.length > 1) await this.probePast();
           if (!this.closed && this.timer === undefined) this.schedule();
           return;
         }
@@ -301,41 +313,39 @@ export class Outbox {
 
   /**
    * The head keeps failing: is the store down, or does it refuse this one entry (too large for a
-   * document, a value its column cannot hold)? Tries the next entry; if the store takes it, the
-   * head gets one more immediate attempt and is dropped to `onDrop` if that fails too, so one
-   * poison entry cannot hold every later entry hostage. Returns false when the store is down.
+   * document, a value its column cannot hold)? After each failure from the third on, the next
+   * entry is tried past it. Once the head has failed POISON_DROP_AFTER times in a row while
+   * POISON_PROBES later entries went through, it is dropped to `onDrop`, so one poison entry
+   * cannot hold every later entry hostage. A store that is down, or only blips now and then,
+   * never gets there.
    */
-  private async probePoison(head: AuditEntry): Promise<boolean> {
+  private async probePast(): Promise<void> {
     const second = this.queue[1]!;
     try {
       await recordWithin(this.store, second, this.timeoutMs);
     } catch {
-      return false;
+      return;
     }
-    try {
-      await recordWithin(this.store, head, this.timeoutMs);
-      this.shift();
-    } catch (error) {
-      this.shift();
-      const failure = error as FlagTrailError;
-      this.drop(
-        new FlagTrailError(
-          'AUDIT_FAILED',
-          `audit store "${this.store.name}" keeps refusing entry ${head.id} while it records others: ${failure.message}`,
-          { cause: failure },
-        ),
-        head,
-      );
-    }
-    // The second entry is recorded: it is the head now.
-    if (this.queue[0] === second) this.shift();
-    this.attempts = 0;
-    return true;
+    this.removeAt(1);
+    this.probeSuccesses += 1;
+  }
+
+  private removeAt(index: number): void {
+    const [entry] = this.queue.splice(index, 1);
+    if (entry) this.ids.delete(entry.id);
+    this.recorded();
   }
 
   private shift(): void {
     const entry = this.queue.shift();
     if (entry) this.ids.delete(entry.id);
+    this.headFailures = 0;
+    this.probeSuccesses = 0;
+    this.recorded();
+  }
+
+  // Keeps the spool file from growing without bound while entries leave the queue.
+  private recorded(): void {
     if (!this.spool) return;
     this.recordedSinceCompaction += 1;
     // Rewriting costs the whole pending set, so it waits until recorded lines dominate the file.
@@ -343,8 +353,8 @@ export class Outbox {
       this.recordedSinceCompaction = 0;
       void this.spool
         .compact(() => this.queue)
-        .catch((error: unknown) => {
-          if (entry) this.onOutage(error as FlagTrailError, entry);
+        .catch(() => {
+          // The file keeps recorded lines a while longer; replaying them is harmless (idempotent).
         });
     }
   }
