@@ -9,10 +9,12 @@ export {
   type AuditTrailOptions,
   DEFAULT_SYSTEM_ACTOR,
   type FlagChange,
+  type FlushOptions,
   isAuditedAdapter,
   withAuditTrail,
 } from './core/audited-adapter.js';
 export { describeChange } from './core/describe.js';
+export type { CloseResult, RetryOptions } from './core/outbox/outbox.js';
 export { diffStates, keyedState } from './core/diff.js';
 export { describeInput, FlagTrailError, type FlagTrailErrorCode, isFlagTrailError } from './core/errors.js';
 export {
