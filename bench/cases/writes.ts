@@ -28,9 +28,10 @@ export async function writeRatio(
   id: string,
   makeRaw: () => FlagAdapter,
   config: BenchConfig,
+  makeAudited: () => FlagAdapter = () => withAuditTrail(makeRaw()),
 ): Promise<CaseResult> {
   const raw = makeRaw();
-  const audited = withAuditTrail(makeRaw());
+  const audited = makeAudited();
   const rawKeys = await populate(raw, `raw_${id.replace(/\W/g, '_')}`);
   const auditedKeys = await populate(raw, `aud_${id.replace(/\W/g, '_')}`);
   let counter = 0;

@@ -20,6 +20,13 @@ export interface BenchConfig {
   /** Audited writes in the throughput case, and concurrent writers. */
   throughputWrites: number;
   writers: number;
+  /**
+   * Entries and samples of the MongoDB history case when the server is FerretDB 1.x: it pushes no
+   * filter, sort or limit down to SQLite, so every history call decodes the whole collection
+   * (about 1 s per 2,000 documents on the reference machine) and 1M entries cannot be sampled.
+   */
+  ferretHistoryEntries: number;
+  ferretHistorySamples: number;
 }
 
 /** The configuration for a full run or a `--quick` one. */
@@ -38,6 +45,8 @@ export function benchConfig(quick: boolean): BenchConfig {
         deepPage: 100,
         throughputWrites: 2_000,
         writers: 16,
+        ferretHistoryEntries: 5_000,
+        ferretHistorySamples: 10,
       }
     : {
         quick,
@@ -50,7 +59,9 @@ export function benchConfig(quick: boolean): BenchConfig {
         writeIterations: 200,
         historySamples: 2_000,
         deepPage: 1_000,
-        throughputWrites: 10_000,
+        throughputWrites: 4_000,
         writers: 16,
+        ferretHistoryEntries: 10_000,
+        ferretHistorySamples: 20,
       };
 }

@@ -87,6 +87,13 @@ export async function openMongo(): Promise<BenchMongo> {
   const client = new MongoClient(url, { serverSelectionTimeoutMS: 10_000, maxPoolSize: 20 });
   const killOnExit = () => child?.kill('SIGKILL');
   process.once('exit', killOnExit);
+  // Ctrl-C or a timeout's SIGTERM ends the run without an 'exit' event: stop the server first.
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+    process.once(signal, () => {
+      killOnExit();
+      process.exit(130);
+    });
+  }
   try {
     await client.connect();
     const info = await client.db('admin').command({ buildInfo: 1 });
