@@ -5,6 +5,7 @@ import type { AuditStore, FlagAdapter, GateKey, GateValue, GateValues, JsonObjec
 import { validateFeature, validateFeatures, validateGate, validateGateValue } from '../core/validate.js';
 import { MongoAuditStore, type MongoAuditStoreOptions } from './audit-store.js';
 import { translateError, upsertWithRetry } from './errors.js';
+import { checkLockOptions, MongoLeaseLocks, type MongoLockOptions } from './feature-lock.js';
 import { type MongoTarget, resolveTarget } from './target.js';
 
 /** `_id` of the document that lists every feature key, as Ruby Flipper's Mongo adapter names it. */
@@ -21,6 +22,12 @@ export interface MongoFlagAdapterOptions {
    * (version 6) exposes no way back from a collection to its database.
    */
   auditDb?: Db;
+  /**
+   * The cross-process feature lock behind `lockFeature` (lease documents in `flagtrail_locks` of
+   * the flags' database), or `false` for an adapter without `lockFeature`, whose audited writes
+   * are then serialized within each process only.
+   */
+  locks?: MongoLockOptions | false;
 }
 
 /** One feature document in Ruby Flipper's Mongo layout: gate values as strings, sets as arrays. */
@@ -142,6 +149,15 @@ export class MongoFlagAdapter implements FlagAdapter {
   private readonly auditOptions: MongoAuditStoreOptions | undefined;
   private auditStore: MongoAuditStore | undefined;
 
+  /**
+   * Runs `fn` while holding a lease on `feature` that every adapter on this database respects, so
+   * an audited write's before-read, write and after-read are not interleaved with another
+   * process's write of that flag. Absent with `{ locks: false }`. Not reentrant: `fn` must not
+   * lock the same feature again. Rejects with `ADAPTER_ERROR` when the lock stays held by another
+   * writer for longer than `locks.waitMs`.
+   */
+  declare readonly lockFeature?: <T>(feature: string, fn: (adapter: FlagAdapter) => Promise<T>) => Promise<T>;
+
   constructor(target: MongoTarget, options: MongoFlagAdapterOptions = {}) {
     if (options === null || typeof options !== 'object') {
       throw new FlagTrailError(
@@ -161,6 +177,30 @@ export class MongoFlagAdapter implements FlagAdapter {
     if (this.auditOptions !== undefined) {
       // Checked now, so a bad retention fails at start-up rather than at the first write.
       MongoAuditStore.checkOptions(this.auditOptions);
+    }
+    const lockSettings = checkLockOptions(options.locks);
+    if (lockSettings !== false) {
+      const lockDb = resolved.db ?? options.auditDb;
+      if (!lockDb) {
+        throw new FlagTrailError(
+          'INVALID_OPTION',
+          'MongoFlagAdapter was given a collection whose database the driver does not expose, so it cannot place its lock ' +
+            'collection; pass { auditDb: db } (the database of that collection), or { locks: false } to go without cross-process locks',
+        );
+      }
+      const locks = new MongoLeaseLocks(lockDb, lockSettings);
+      // An instance property (`declare`d, so never emitted as a field) rather than a method: with
+      // `{ locks: false }` the adapter has no hook at all, not even an undefined one.
+      this.lockFeature = async <T>(feature: string, fn: (adapter: FlagAdapter) => Promise<T>): Promise<T> => {
+        const key = checkFeature(feature);
+        if (typeof fn !== 'function') {
+          throw new FlagTrailError(
+            'INVALID_OPTION',
+            `lockFeature needs a function, got ${describeInput(fn)}`,
+          );
+        }
+        return locks.hold(key, () => fn(this));
+      };
     }
   }
 

@@ -1,7 +1,8 @@
 // Four processes × 500 audited writes on the same flags, on one PostgreSQL store and one MongoDB
 // store. In-process serialization cannot order writes of different processes, so each process's
 // adapter takes a cross-process feature lock through the FlagAdapter `lockFeature` hook (a
-// PostgreSQL advisory lock, a MongoDB lease document). Every write adds one new member, so the
+// PostgreSQL advisory lock in PrismaFlagAdapter, a lease document in MongoFlagAdapter's
+// flagtrail_locks collection). Every write adds one new member, so the
 // true order of a flag's states is the member count, and each entry's `before` can be checked
 // against the state the flag really had.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -122,5 +123,7 @@ describe('4 processes × 500 writes on MongoDB', () => {
     for (const f of FEATURES) await flags.add(f);
     await runWorkers('mongodb', mongo().url, mongo().db.databaseName);
     expect(await verify(new MongoAuditStore(mongo().db), flags)).toEqual(expected);
+    // Every lease was released (none left to expire).
+    expect(await mongo().db.collection('flagtrail_locks').countDocuments()).toBe(0);
   }, 180_000);
 });
