@@ -11,8 +11,8 @@ import type { CaseResult } from '../lib/report.js';
 
 const BATCH = 5_000;
 const SECONDARY_INDEXES = [
-  'flagtrail_audit_entries_feature_created_at_idx',
-  'flagtrail_audit_entries_actor_id_created_at_idx',
+  'flagtrail_audit_entries_feature_id_idx',
+  'flagtrail_audit_entries_actor_id_id_idx',
   'flagtrail_audit_entries_created_at_idx',
 ];
 

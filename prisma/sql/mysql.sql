@@ -39,7 +39,7 @@ CREATE TABLE IF NOT EXISTS flagtrail_audit_entries (
   context json NOT NULL,
   adapter varchar(255) NOT NULL,
   created_at datetime(3) NOT NULL,
-  KEY flagtrail_audit_entries_feature_created_at_idx (feature, created_at),
-  KEY flagtrail_audit_entries_actor_id_created_at_idx (actor_id, created_at),
+  KEY flagtrail_audit_entries_feature_id_idx (feature, id),
+  KEY flagtrail_audit_entries_actor_id_id_idx (actor_id, id),
   KEY flagtrail_audit_entries_created_at_idx (created_at)
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin;

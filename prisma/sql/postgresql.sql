@@ -41,6 +41,6 @@ CREATE TABLE IF NOT EXISTS flagtrail_audit_entries (
   adapter varchar(255) NOT NULL,
   created_at timestamptz(3) NOT NULL
 );
-CREATE INDEX IF NOT EXISTS flagtrail_audit_entries_feature_created_at_idx ON flagtrail_audit_entries (feature, created_at);
-CREATE INDEX IF NOT EXISTS flagtrail_audit_entries_actor_id_created_at_idx ON flagtrail_audit_entries (actor_id, created_at);
+CREATE INDEX IF NOT EXISTS flagtrail_audit_entries_feature_id_idx ON flagtrail_audit_entries (feature, id);
+CREATE INDEX IF NOT EXISTS flagtrail_audit_entries_actor_id_id_idx ON flagtrail_audit_entries (actor_id, id);
 CREATE INDEX IF NOT EXISTS flagtrail_audit_entries_created_at_idx ON flagtrail_audit_entries (created_at);

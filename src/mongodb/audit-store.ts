@@ -65,8 +65,8 @@ export function auditIndexes(retention?: MongoRetention): IndexDescription[] {
   const byTime: IndexDescription = { key: { createdAt: -1 }, name: 'createdAt_-1' };
   if (retention) byTime.expireAfterSeconds = retention.days * SECONDS_PER_DAY;
   return [
-    { key: { feature: 1, createdAt: -1 }, name: 'feature_1_createdAt_-1' },
-    { key: { actorId: 1, createdAt: -1 }, name: 'actorId_1_createdAt_-1' },
+    { key: { feature: 1, _id: -1 }, name: 'feature_1__id_-1' },
+    { key: { actorId: 1, _id: -1 }, name: 'actorId_1__id_-1' },
     byTime,
   ];
 }
@@ -74,7 +74,8 @@ export function auditIndexes(retention?: MongoRetention): IndexDescription[] {
 /**
  * The audit trail in a MongoDB collection (`flagtrail_audit_entries`), one document per entry keyed
  * by the entry id, so recording an entry twice stores it once. History queries run on the server
- * with the indexes `{ feature: 1, createdAt: -1 }`, `{ actorId: 1, createdAt: -1 }` and
+ * with the indexes `{ feature: 1, _id: -1 }`, `{ actorId: 1, _id: -1 }` (history is ordered by the
+ * time-ordered `_id`) and
  * `{ createdAt: -1 }`, created once per store before its first write.
  *
  * @example

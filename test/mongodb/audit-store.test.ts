@@ -30,9 +30,9 @@ async function indexKeys(collection = AUDIT_COLLECTION): Promise<Document[]> {
 
 const EXPECTED_INDEXES = [
   { name: '_id_', key: { _id: 1 } },
-  { name: 'actorId_1_createdAt_-1', key: { actorId: 1, createdAt: -1 } },
+  { name: 'actorId_1__id_-1', key: { actorId: 1, _id: -1 } },
   { name: 'createdAt_-1', key: { createdAt: -1 } },
-  { name: 'feature_1_createdAt_-1', key: { feature: 1, createdAt: -1 } },
+  { name: 'feature_1__id_-1', key: { feature: 1, _id: -1 } },
 ];
 
 function byName(a: Document, b: Document): number {
