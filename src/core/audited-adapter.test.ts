@@ -140,9 +140,11 @@ describe('withAuditTrail: recording', () => {
     expect(await audited.getMulti(['f'])).toEqual(await inner.getMulti(['f']));
     expect(await audited.getAll()).toEqual(await inner.getAll());
     get.mockClear();
+    const state = vi.spyOn(inner, 'state');
     await audited.enable('f', 'actors', '2');
     expect(features).not.toHaveBeenCalled();
-    expect(get).toHaveBeenCalledTimes(2);
+    expect(get).not.toHaveBeenCalled();
+    expect(state).toHaveBeenCalledTimes(2);
   });
 
   it('refuses bad input before touching the adapter or the store', async () => {

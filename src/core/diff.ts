@@ -2,16 +2,10 @@ import jsonPatch from 'fast-json-patch';
 import type { FlagState, JsonObject, JsonPatchOperation, JsonValue } from './types.js';
 
 function membersAsKeys(members: string[]): JsonObject {
-  const keyed: JsonObject = {};
-  for (const member of members) {
-    // defineProperty keeps a member named "__proto__" as an own key instead of a prototype swap.
-    Object.defineProperty(keyed, member, {
-      value: true,
-      enumerable: true,
-      writable: true,
-      configurable: true,
-    });
-  }
+  // A prototype-less object: a member named "__proto__" stays an own key, and plain assignment is
+  // several times faster than defineProperty on this hot path.
+  const keyed = Object.create(null) as JsonObject;
+  for (const member of members) keyed[member] = true;
   return keyed;
 }
 

@@ -2,10 +2,15 @@ import { defaultGates } from './gates.js';
 import type { FlagAdapter, FlagState } from './types.js';
 
 /**
- * A flag's state as the trail records it. Uses the adapter's `exists` when it has one; an adapter
- * without it is asked for its feature list, which costs a scan per write.
+ * A flag's state as the trail records it: the adapter's `state` when it has one, else `exists`
+ * and `get` together; an adapter with neither `state` nor `exists` is asked for its feature list,
+ * which costs a scan per write.
  */
 export async function readState(adapter: FlagAdapter, feature: string): Promise<FlagState> {
+  if (adapter.state) {
+    const state = await adapter.state(feature);
+    return state.exists ? state : { exists: false, gates: defaultGates() };
+  }
   const [exists, gates] = await Promise.all([
     adapter.exists ? adapter.exists(feature) : adapter.features().then((all) => all.includes(feature)),
     adapter.get(feature),

@@ -140,6 +140,11 @@ export interface FlagAdapter {
   disable(feature: string, gate: GateKey, value: GateValue): Promise<void>;
   /** Whether the feature is registered; lets the trail avoid listing every flag per write. */
   exists?(feature: string): Promise<boolean>;
+  /**
+   * Whether the feature exists and its gates (defaults when it does not), read together in one
+   * round trip where the backend can; the trail reads it before and after every write.
+   */
+  state?(feature: string): Promise<FlagState>;
   /** The audit store that belongs with this adapter (same client or database). */
   defaultAuditStore?(): AuditStore;
   /**

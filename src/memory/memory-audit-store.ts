@@ -1,9 +1,50 @@
 import { FlagTrailError } from '../core/errors.js';
-import type { AuditEntry, AuditStore, HistoryQuery, NormalizedHistoryQuery } from '../core/types.js';
+import { cloneGates } from '../core/gates.js';
+import type {
+  AuditContext,
+  AuditEntry,
+  AuditStore,
+  FlagState,
+  HistoryQuery,
+  JsonObject,
+  JsonPatchOperation,
+  JsonValue,
+  NormalizedHistoryQuery,
+} from '../core/types.js';
 import { validateHistoryQuery } from '../core/validate.js';
 
+function cloneJson<T extends JsonValue | undefined>(value: T): T {
+  if (value === null || typeof value !== 'object') return value;
+  if (Array.isArray(value)) return value.map(cloneJson) as T;
+  const out: JsonObject = {};
+  for (const key of Object.keys(value)) {
+    const item = cloneJson((value as JsonObject)[key]);
+    // A "__proto__" key must stay data; assignment would swap the prototype.
+    if (key === '__proto__')
+      Object.defineProperty(out, key, { value: item, enumerable: true, writable: true, configurable: true });
+    else out[key] = item as JsonValue;
+  }
+  return out as T;
+}
+
+function cloneState(state: FlagState): FlagState {
+  return { exists: state.exists, gates: cloneGates(state.gates) };
+}
+
+// Entries are JSON plus one Date; a dedicated copy is several times faster than structuredClone.
 function copy(entry: AuditEntry): AuditEntry {
-  return structuredClone(entry);
+  return {
+    ...entry,
+    value: cloneJson(entry.value),
+    before: cloneState(entry.before),
+    after: cloneState(entry.after),
+    changes: entry.changes.map(
+      (op) => cloneJson(op as unknown as JsonObject) as unknown as JsonPatchOperation,
+    ),
+    actor: { ...entry.actor },
+    context: cloneJson(entry.context as JsonObject) as AuditContext,
+    createdAt: new Date(entry.createdAt.getTime()),
+  };
 }
 
 function matches(entry: AuditEntry, q: NormalizedHistoryQuery): boolean {
@@ -41,7 +82,10 @@ export class MemoryAuditStore implements AuditStore {
     }
     if (this.ids.has(entry.id)) return;
     const stored = copy(entry);
-    this.entries.splice(this.firstAtOrAfter(stored.id), 0, stored);
+    const last = this.entries[this.entries.length - 1];
+    // Ids are time-ordered, so almost every entry belongs at the end.
+    if (last === undefined || last.id < stored.id) this.entries.push(stored);
+    else this.entries.splice(this.firstAtOrAfter(stored.id), 0, stored);
     this.ids.add(stored.id);
   }
 

@@ -1,5 +1,13 @@
 import { cloneGates, defaultGates, sortedSet } from '../core/gates.js';
-import type { AuditStore, FlagAdapter, GateKey, GateValue, GateValues, JsonObject } from '../core/types.js';
+import type {
+  AuditStore,
+  FlagAdapter,
+  FlagState,
+  GateKey,
+  GateValue,
+  GateValues,
+  JsonObject,
+} from '../core/types.js';
 import { validateFeature, validateFeatures, validateGate, validateGateValue } from '../core/validate.js';
 import { MemoryAuditStore } from './memory-audit-store.js';
 
@@ -52,6 +60,11 @@ export class MemoryFlagAdapter implements FlagAdapter {
   async clear(feature: string): Promise<void> {
     const key = validateFeature(feature);
     if (this.flags.has(key)) this.flags.set(key, defaultGates());
+  }
+
+  async state(feature: string): Promise<FlagState> {
+    const gates = this.flags.get(validateFeature(feature));
+    return gates ? { exists: true, gates: cloneGates(gates) } : { exists: false, gates: defaultGates() };
   }
 
   async get(feature: string): Promise<GateValues> {
