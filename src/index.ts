@@ -14,7 +14,6 @@ export {
   withAuditTrail,
 } from './core/audited-adapter.js';
 export { describeChange } from './core/describe.js';
-export type { CloseResult, RetryOptions } from './core/outbox/outbox.js';
 export { diffStates, keyedState } from './core/diff.js';
 export { describeInput, FlagTrailError, type FlagTrailErrorCode, isFlagTrailError } from './core/errors.js';
 export {
@@ -27,6 +26,7 @@ export {
 } from './core/evaluate/index.js';
 export { Flags, type FlagsEvaluationContext, type FlagsOptions } from './core/flags.js';
 export { defaultGates } from './core/gates.js';
+export type { CloseResult, RetryOptions } from './core/outbox/outbox.js';
 export { readState } from './core/state.js';
 export {
   type Actor,

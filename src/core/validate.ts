@@ -6,7 +6,6 @@ import {
   GATE_KEYS,
   type GateKey,
   type GateValue,
-  type HistoryQuery,
   type JsonObject,
   type JsonValue,
   type NormalizedHistoryQuery,
