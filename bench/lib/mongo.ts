@@ -1,18 +1,14 @@
 // The MongoDB wire server of the bench: MONGODB_URL when set, otherwise FerretDB from the cached
-// binary (built by scripts/ferretdb.sh), started with the same flags as test/setup/mongodb.ts but
-// on a kept data directory (.cache/bench/ferretdb), so the seeded history survives between runs.
-import { type ChildProcess, spawn } from 'node:child_process';
+// binary (built by scripts/ferretdb.sh), started by the test setup's startFerretDB but on a kept
+// data directory (.cache/bench/ferretdb), so the seeded history survives between runs.
+import type { ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
 import { MongoClient } from 'mongodb';
-import { FERRETDB_VERSION } from '../../test/setup/mongodb.js';
+import { BINARY, startFerretDB } from '../../test/setup/mongodb.js';
 import { REPO_ROOT } from '../../test/support/prisma-generate.js';
 
-const BINARY =
-  process.env.FERRETDB_BIN ??
-  join(process.env.FERRETDB_CACHE_DIR ?? join(REPO_ROOT, '.cache/ferretdb', FERRETDB_VERSION), 'ferretdb');
 const DATA_DIR = join(REPO_ROOT, '.cache/bench/ferretdb');
 const HOW_TO = `build FerretDB once with "bash scripts/ferretdb.sh" (binary: ${BINARY}) or set MONGODB_URL to a running MongoDB`;
 
@@ -22,49 +18,6 @@ export interface BenchMongo {
   client: MongoClient;
   server: string;
   close(): Promise<void>;
-}
-
-function startFerretDB(): Promise<{ child: ChildProcess; port: number }> {
-  const child = spawn(
-    BINARY,
-    [
-      '--handler=sqlite',
-      `--sqlite-url=file:${DATA_DIR}/`,
-      `--state-dir=${DATA_DIR}`,
-      '--listen-addr=127.0.0.1:0',
-      '--debug-addr=-',
-      '--telemetry=disable',
-      '--log-format=json',
-      '--log-level=info',
-    ],
-    { stdio: ['ignore', 'pipe', 'pipe'] },
-  );
-  return new Promise((resolve, reject) => {
-    const recent: string[] = [];
-    const timer = setTimeout(() => {
-      child.kill('SIGKILL');
-      reject(new Error(`FerretDB reported no port within 20 s:\n${recent.join('\n')}`));
-    }, 20_000);
-    const onLine = (line: string) => {
-      recent.push(line);
-      if (recent.length > 20) recent.shift();
-      const match = /Listening on TCP 127\.0\.0\.1:(\d+)/.exec(line);
-      if (match) {
-        clearTimeout(timer);
-        resolve({ child, port: Number(match[1]) });
-      }
-    };
-    for (const stream of [child.stdout, child.stderr])
-      if (stream) createInterface({ input: stream }).on('line', onLine);
-    child.once('error', (error) => {
-      clearTimeout(timer);
-      reject(new Error(`FerretDB could not start: ${error.message}; ${HOW_TO}`));
-    });
-    child.once('exit', (code) => {
-      clearTimeout(timer);
-      reject(new Error(`FerretDB exited at start (code ${code}):\n${recent.join('\n')}`));
-    });
-  });
 }
 
 /** Connects to MONGODB_URL, or starts FerretDB on the kept data directory. */
@@ -77,7 +30,7 @@ export async function openMongo(): Promise<BenchMongo> {
   } else {
     if (!existsSync(BINARY)) throw new Error(`no FerretDB binary at ${BINARY}: ${HOW_TO}`);
     await mkdir(DATA_DIR, { recursive: true });
-    const started = await startFerretDB();
+    const started = await startFerretDB(DATA_DIR);
     child = started.child;
     // Keep draining its output so a chatty server never blocks on a full pipe.
     child.stdout?.resume();

@@ -22,7 +22,8 @@ declare module 'vitest' {
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 export const FERRETDB_VERSION = 'v1.24.2';
-const BINARY =
+/** The cached FerretDB binary `scripts/ferretdb.sh` builds. */
+export const BINARY =
   process.env.FERRETDB_BIN ??
   join(process.env.FERRETDB_CACHE_DIR ?? join(ROOT, '.cache/ferretdb', FERRETDB_VERSION), 'ferretdb');
 const BUILD_SCRIPT = join(ROOT, 'scripts/ferretdb.sh');
@@ -58,7 +59,8 @@ async function ping(url: string, timeoutMs: number): Promise<boolean> {
 }
 
 /** Starts FerretDB on 127.0.0.1:0 and resolves with the port it reports in its log. */
-function startFerretDB(dataDir: string): Promise<{ child: ChildProcess; port: number }> {
+/** Starts FerretDB on `dataDir` (which must exist) and resolves with its port once it listens. */
+export function startFerretDB(dataDir: string): Promise<{ child: ChildProcess; port: number }> {
   const child = spawn(
     BINARY,
     [
