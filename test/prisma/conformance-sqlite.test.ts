@@ -1,28 +1,3 @@
-// Both conformance suites on a real SQLite database (a fresh one for this file), through a
-// generated Prisma client and the tables of prisma/sql/sqlite.sql.
-import { afterAll, beforeAll } from 'vitest';
-import { PrismaAuditStore, PrismaFlagAdapter } from '../../src/prisma/index.js';
-import { auditStoreConformance, flagAdapterConformance } from '../../src/testing/index.js';
-import {
-  createPrismaTestDatabase,
-  type PrismaTestDatabase,
-  truncateFlagTables,
-} from '../support/prisma-db.js';
+import { prismaConformance } from './conformance.js';
 
-let db: PrismaTestDatabase;
-beforeAll(async () => {
-  db = await createPrismaTestDatabase('sqlite');
-});
-afterAll(async () => {
-  await db?.drop();
-});
-
-flagAdapterConformance('PrismaFlagAdapter on SQLite', {
-  create: () => new PrismaFlagAdapter(db.prisma),
-  reset: () => truncateFlagTables(db),
-});
-
-auditStoreConformance('PrismaAuditStore on SQLite', {
-  create: () => new PrismaAuditStore(db.prisma),
-  reset: () => truncateFlagTables(db),
-});
+prismaConformance('sqlite', 'SQLite');
