@@ -753,3 +753,19 @@ describe('withAuditTrail: cross-process lock hooks', () => {
     expect(store.size).toBe(1);
   });
 });
+
+describe('withAuditTrail: state reads', () => {
+  it('answers exists with the inner check alone and state with one inner read', async () => {
+    const inner = new MemoryFlagAdapter();
+    const audited = withAuditTrail(inner);
+    await audited.enable('f', 'actors', '1');
+    const state = vi.spyOn(inner, 'state');
+    const exists = vi.spyOn(inner, 'exists');
+    expect(await audited.exists('f')).toBe(true);
+    expect(state).not.toHaveBeenCalled();
+    expect(await audited.state('f')).toEqual({ exists: true, gates: { ...defaultGates(), actors: ['1'] } });
+    expect(state).toHaveBeenCalledTimes(1);
+    expect(exists).toHaveBeenCalledTimes(1);
+    await expect(audited.state('')).rejects.toMatchObject({ code: 'INVALID_FEATURE' });
+  });
+});

@@ -203,7 +203,14 @@ export class AuditedAdapter implements FlagAdapter {
   }
 
   async exists(feature: string): Promise<boolean> {
-    return (await readState(this.inner, validateFeature(feature))).exists;
+    const key = validateFeature(feature);
+    // Only a full state read when the inner adapter has no cheap existence check of its own.
+    return this.inner.exists ? this.inner.exists(key) : (await readState(this.inner, key)).exists;
+  }
+
+  /** Existence and gates of one flag, in as few reads as the inner adapter allows. */
+  async state(feature: string): Promise<FlagState> {
+    return readState(this.inner, validateFeature(feature));
   }
 
   async add(feature: string): Promise<void> {

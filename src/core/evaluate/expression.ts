@@ -102,6 +102,20 @@ interface Spec {
   build(args: Evaluate[]): Evaluate;
 }
 
+// Boolean, Number and String: one argument, converted the way Ruby's Flipper converts it.
+function cast(kind: Kind, param: Param, convert: (value: ExpressionValue) => ExpressionValue): Spec {
+  return {
+    min: 1,
+    max: 1,
+    kind,
+    param: () => param,
+    build:
+      ([v]) =>
+      (scope) =>
+        convert((v as Evaluate)(scope)),
+  };
+}
+
 function compareWith(test: (order: number) => boolean): (args: Evaluate[]) => Evaluate {
   return ([left, right]) => {
     const l = left as Evaluate;
@@ -193,36 +207,9 @@ const SPECS: Readonly<Record<ExpressionOperator, Spec>> = {
         return value === undefined ? null : value;
       },
   },
-  Boolean: {
-    min: 1,
-    max: 1,
-    kind: 'boolean',
-    param: () => 'any',
-    build:
-      ([v]) =>
-      (scope) =>
-        rubyToBoolean((v as Evaluate)(scope)),
-  },
-  Number: {
-    min: 1,
-    max: 1,
-    kind: 'number',
-    param: () => 'castable',
-    build:
-      ([v]) =>
-      (scope) =>
-        rubyToNumber((v as Evaluate)(scope)),
-  },
-  String: {
-    min: 1,
-    max: 1,
-    kind: 'string',
-    param: () => 'any',
-    build:
-      ([v]) =>
-      (scope) =>
-        rubyToString((v as Evaluate)(scope)),
-  },
+  Boolean: cast('boolean', 'any', rubyToBoolean),
+  Number: cast('number', 'castable', rubyToNumber),
+  String: cast('string', 'any', rubyToString),
   Now: { min: 0, max: 0, kind: 'time', param: () => 'any', build: () => (scope) => scope.now() },
   Time: {
     min: 1,
