@@ -46,11 +46,20 @@ export function conformanceTest(skip: Record<string, string> | undefined) {
       throw new Error(`conformance: switching off "${name}" needs a written reason`);
     }
   }
-  return (name: string, fn: () => Promise<void>) => {
+  const declared = new Set<string>();
+  const test = (name: string, fn: () => Promise<void>) => {
+    declared.add(name);
     const reason = skip?.[name];
     if (reason) it.skip(`${name} (switched off: ${reason})`, fn);
     else it(name, fn);
   };
+  // A misspelt name would switch nothing off and hide the mistake; the suite calls this last.
+  test.checkSkips = () => {
+    for (const name of Object.keys(skip ?? {})) {
+      if (!declared.has(name)) throw new Error(`conformance: no test named "${name}" to switch off`);
+    }
+  };
+  return test;
 }
 
 async function expectRejectsWith(promise: Promise<unknown>, code: string): Promise<void> {
@@ -256,5 +265,7 @@ export function flagAdapterConformance(label: string, options: ConformanceOption
       for (const [promise, code] of bad) await expectRejectsWith(promise, code);
       expect(await a.getAll()).toEqual(before);
     });
+
+    test.checkSkips();
   });
 }
